@@ -1,0 +1,330 @@
+/*
+ * consume.c — librdkafka consumer wrapper.
+ *
+ * Owns the rd_kafka_t consumer handle, the rebalance callback and the
+ * per-partition end-of-log flags. It decides nothing about offsets: the loop
+ * learns of assignments from consume_take_assigned(), claims them in Redis
+ * and tells this module where to seek. Eager (range/roundrobin) assignment
+ * is used on purpose: librdkafka 2.0.2's cooperative-sticky assignor can
+ * abort around a first assignment.
+ */
+#include "consume/consume.h"
+
+#include "core/log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define CONSUME_MAX_PARTS 4096
+
+struct consume {
+    rd_kafka_t *rk;
+    rd_kafka_queue_t *queue;
+    char *topic;
+    bool track_eof;
+    bool start_at_end; /* auto.offset.reset=latest: a partition with no stored offset starts at the end */
+    bool fatal;
+    /* assignment state, indexed by partition */
+    bool assigned[CONSUME_MAX_PARTS];
+    bool at_eof[CONSUME_MAX_PARTS];
+    int32_t new_assigned[CONSUME_MAX_PARTS];
+    size_t n_new_assigned;
+    int32_t new_revoked[CONSUME_MAX_PARTS];
+    size_t n_new_revoked;
+};
+
+static void consume_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    (void)rk;
+    /* syslog levels: 0-3 error, 4 warning, 5-6 info, 7 debug */
+    enum log_level l = level <= 3 ? LOG_LVL_ERROR : level == 4 ? LOG_LVL_WARN
+                       : level <= 6                             ? LOG_LVL_INFO
+                                                                : LOG_LVL_DEBUG;
+    if (log_threshold >= l)
+        log_write(l, "kafka", buf, "facility=%s", log_q(fac));
+}
+
+void consume_set_log_bridge(rd_kafka_conf_t *conf)
+{
+    rd_kafka_conf_set_log_cb(conf, consume_log_cb);
+}
+
+static void consume_error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    struct consume *c = opaque;
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        char buf[512];
+        rd_kafka_fatal_error(rk, buf, sizeof(buf));
+        log_error("consume", "fatal Kafka error", "reason=%s", log_q(buf));
+        c->fatal = true;
+        return;
+    }
+    /* everything else is retried by librdkafka on its own */
+    log_warn("consume", "Kafka error", "error=%s reason=%s", rd_kafka_err2name(err),
+             log_q(reason));
+}
+
+static void consume_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                                 rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    struct consume *c = opaque;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        /*
+         * Assign paused: nothing may be applied before the partition is
+         * claimed in Redis and positioned at Redis's offset.
+         */
+        rd_kafka_assign(rk, parts);
+        rd_kafka_pause_partitions(rk, parts);
+        for (int i = 0; i < parts->cnt; i++) {
+            int32_t p = parts->elems[i].partition;
+            if (p < 0 || p >= CONSUME_MAX_PARTS || strcmp(parts->elems[i].topic, c->topic))
+                continue;
+            c->assigned[p] = true;
+            c->at_eof[p] = false;
+            c->new_assigned[c->n_new_assigned++] = p;
+        }
+        log_info("consume", "partitions assigned", "count=%d", parts->cnt);
+    } else {
+        for (int i = 0; i < parts->cnt; i++) {
+            int32_t p = parts->elems[i].partition;
+            if (p < 0 || p >= CONSUME_MAX_PARTS || !c->assigned[p])
+                continue;
+            c->assigned[p] = false;
+            c->at_eof[p] = false;
+            c->new_revoked[c->n_new_revoked++] = p;
+        }
+        rd_kafka_assign(rk, NULL);
+        log_info("consume", "partitions revoked", "count=%d reason=%s", parts->cnt,
+                 rd_kafka_err2name(err));
+    }
+}
+
+static bool consume_conf_set(rd_kafka_conf_t *conf, const char *k, const char *v, char *errstr,
+                             size_t errstr_size)
+{
+    char err[256];
+    if (rd_kafka_conf_set(conf, k, v, err, sizeof(err)) != RD_KAFKA_CONF_OK) {
+        jd_errf(JD_ERR_CONFIG, errstr, errstr_size, "kafka.consumer: %s=%s: %s", k, v, err);
+        return false;
+    }
+    return true;
+}
+
+struct consume *consume_new(const struct config *cfg, const char *bootstrap, bool eof,
+                            char *errstr, size_t errstr_size)
+{
+    struct consume *c = calloc(1, sizeof(*c));
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_topic_partition_list_t *topics = NULL;
+    char err[512];
+
+    if (!c || !conf || !(c->topic = strdup(cfg->kafka.topics.events))) {
+        jd_errf(JD_ERR_NOMEM, errstr, errstr_size, "out of memory");
+        goto fail;
+    }
+    c->track_eof = eof;
+    /* our defaults first, so kafka.consumer can override any of them */
+    const char *defaults[][2] = {
+        { "bootstrap.servers", bootstrap },
+        { "group.id", cfg->kafka.group },
+        { "enable.auto.offset.store", "false" }, /* offsets are stored after Redis applied them */
+        { "enable.auto.commit", "true" },
+        { "auto.commit.interval.ms", "1000" },
+        { "partition.assignment.strategy", "range,roundrobin" },
+        { "enable.partition.eof", eof ? "true" : "false" },
+        { "auto.offset.reset", "earliest" },
+        { "queued.max.messages.kbytes", "65536" },
+        { "fetch.wait.max.ms", "100" },
+        { "client.id", "journeyd" },
+    };
+    for (size_t i = 0; i < sizeof(defaults) / sizeof(defaults[0]); i++)
+        if (!consume_conf_set(conf, defaults[i][0], defaults[i][1], errstr, errstr_size))
+            goto fail;
+    for (size_t i = 0; i < cfg->kafka.consumer.n; i++) {
+        const char *k = cfg->kafka.consumer.keys[i], *v = cfg->kafka.consumer.vals[i];
+        if (!strcmp(k, "enable.auto.offset.store") || !strcmp(k, "group.id")) {
+            jd_errf(JD_ERR_CONFIG, errstr, errstr_size,
+                    "kafka.consumer: %s is managed by journeyd (use kafka.group)", k);
+            goto fail;
+        }
+        if (!consume_conf_set(conf, k, v, errstr, errstr_size))
+            goto fail;
+        if (!strcmp(k, "auto.offset.reset"))
+            c->start_at_end = !strcmp(v, "latest") || !strcmp(v, "end") || !strcmp(v, "largest");
+    }
+    rd_kafka_conf_set_opaque(conf, c);
+    rd_kafka_conf_set_rebalance_cb(conf, consume_rebalance_cb);
+    rd_kafka_conf_set_error_cb(conf, consume_error_cb);
+    consume_set_log_bridge(conf);
+
+    c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+    if (!c->rk) {
+        jd_errf(JD_ERR_KAFKA, errstr, errstr_size, "cannot create the consumer: %s", err);
+        goto fail;
+    }
+    conf = NULL; /* owned by rk now */
+    rd_kafka_poll_set_consumer(c->rk);
+    c->queue = rd_kafka_queue_get_consumer(c->rk);
+    topics = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(topics, c->topic, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(c->rk, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    if (e) {
+        jd_errf(JD_ERR_KAFKA, errstr, errstr_size, "subscribe to %s: %s", c->topic,
+                rd_kafka_err2str(e));
+        goto fail;
+    }
+    return c;
+fail:
+    if (conf)
+        rd_kafka_conf_destroy(conf);
+    consume_destroy(c);
+    return NULL;
+}
+
+void consume_destroy(struct consume *c)
+{
+    if (!c)
+        return;
+    if (c->queue)
+        rd_kafka_queue_destroy(c->queue);
+    if (c->rk) {
+        rd_kafka_consumer_close(c->rk); /* leaves the group, commits stored offsets */
+        rd_kafka_destroy(c->rk);
+    }
+    free(c->topic);
+    free(c);
+}
+
+ssize_t consume_poll(struct consume *c, rd_kafka_message_t **msgs, size_t max, int timeout_ms)
+{
+    return rd_kafka_consume_batch_queue(c->queue, timeout_ms, msgs, max);
+}
+
+size_t consume_take_assigned(struct consume *c, int32_t *out, size_t cap)
+{
+    size_t n = c->n_new_assigned < cap ? c->n_new_assigned : cap;
+    memcpy(out, c->new_assigned, n * sizeof(*out));
+    memmove(c->new_assigned, c->new_assigned + n, (c->n_new_assigned - n) * sizeof(*out));
+    c->n_new_assigned -= n;
+    return n;
+}
+
+size_t consume_take_revoked(struct consume *c, int32_t *out, size_t cap)
+{
+    size_t n = c->n_new_revoked < cap ? c->n_new_revoked : cap;
+    memcpy(out, c->new_revoked, n * sizeof(*out));
+    memmove(c->new_revoked, c->new_revoked + n, (c->n_new_revoked - n) * sizeof(*out));
+    c->n_new_revoked -= n;
+    return n;
+}
+
+enum jd_err consume_seek_resume(struct consume *c, int32_t partition, int64_t offset,
+                                char *errstr, size_t errstr_size)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_add(l, c->topic, partition);
+    enum jd_err ret = JD_OK;
+
+    tp->offset = offset >= 0 ? offset : c->start_at_end ? RD_KAFKA_OFFSET_END : RD_KAFKA_OFFSET_BEGINNING;
+    /* seek purges messages fetched from the old position */
+    rd_kafka_error_t *e = rd_kafka_seek_partitions(c->rk, l, 10000);
+    if (e) {
+        ret = jd_errf(JD_ERR_KAFKA, errstr, errstr_size, "seek partition %d: %s", (int)partition,
+                      rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+    } else if (tp->err) {
+        ret = jd_errf(JD_ERR_KAFKA, errstr, errstr_size, "seek partition %d: %s", (int)partition,
+                      rd_kafka_err2str(tp->err));
+    } else {
+        rd_kafka_resume_partitions(c->rk, l);
+        if (partition >= 0 && partition < CONSUME_MAX_PARTS)
+            c->at_eof[partition] = false;
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    return ret;
+}
+
+void consume_pause(struct consume *c, const int32_t *partitions, size_t n)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)(n ? n : 16));
+    if (n) {
+        for (size_t i = 0; i < n; i++)
+            rd_kafka_topic_partition_list_add(l, c->topic, partitions[i]);
+    } else {
+        for (int32_t p = 0; p < CONSUME_MAX_PARTS; p++)
+            if (c->assigned[p])
+                rd_kafka_topic_partition_list_add(l, c->topic, p);
+    }
+    if (l->cnt)
+        rd_kafka_pause_partitions(c->rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+void consume_store_offsets(struct consume *c, const int32_t *parts, const int64_t *offsets,
+                           size_t n)
+{
+    if (!n)
+        return;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)n);
+    for (size_t i = 0; i < n; i++)
+        if (parts[i] >= 0 && parts[i] < CONSUME_MAX_PARTS && c->assigned[parts[i]])
+            rd_kafka_topic_partition_list_add(l, c->topic, parts[i])->offset = offsets[i];
+    /* best effort: Kafka's copy is only for lag monitoring */
+    if (l->cnt)
+        rd_kafka_offsets_store(c->rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+void consume_note_eof(struct consume *c, int32_t partition, int64_t offset)
+{
+    (void)offset;
+    if (partition >= 0 && partition < CONSUME_MAX_PARTS)
+        c->at_eof[partition] = true;
+}
+
+void consume_note_message(struct consume *c, int32_t partition)
+{
+    if (partition >= 0 && partition < CONSUME_MAX_PARTS)
+        c->at_eof[partition] = false;
+}
+
+bool consume_all_at_eof(const struct consume *c)
+{
+    size_t n = 0;
+    for (int32_t p = 0; p < CONSUME_MAX_PARTS; p++) {
+        if (!c->assigned[p])
+            continue;
+        if (!c->at_eof[p])
+            return false;
+        n++;
+    }
+    return n > 0;
+}
+
+size_t consume_assigned_count(const struct consume *c)
+{
+    size_t n = 0;
+    for (int32_t p = 0; p < CONSUME_MAX_PARTS; p++)
+        n += c->assigned[p];
+    return n;
+}
+
+int64_t consume_lag(struct consume *c, const int32_t *parts, const int64_t *next, size_t n)
+{
+    int64_t lag = 0;
+    for (size_t i = 0; i < n; i++) {
+        int64_t lo, hi;
+        if (rd_kafka_get_watermark_offsets(c->rk, c->topic, parts[i], &lo, &hi) ||
+            hi < 0)
+            return -1;
+        if (hi > next[i])
+            lag += hi - next[i];
+    }
+    return lag;
+}
+
+bool consume_failed(const struct consume *c)
+{
+    return c->fatal;
+}

@@ -1,0 +1,83 @@
+/*
+ * consume.h — the Kafka consumer: group membership, batches, positions.
+ *
+ * Partitions are assigned *paused*: the loop first claims each one in Redis
+ * and seeks it to the offset stored there (never Kafka's committed offset,
+ * never its own in-memory position), then resumes it. Offsets are stored in
+ * Kafka only after Redis applied them, for lag monitoring.
+ */
+#ifndef JD_CONSUME_H
+#define JD_CONSUME_H
+
+#include "core/config.h"
+#include "core/err.h"
+
+#include <librdkafka/rdkafka.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct consume;
+
+/**
+ * @brief Create a consumer in group cfg->kafka.group for the events topic.
+ * @param bootstrap the broker list (the embedded broker's, or kafka.brokers).
+ * @param eof track partition ends (for --exit-on-eof).
+ */
+struct consume *consume_new(const struct config *cfg, const char *bootstrap, bool eof,
+                            char *errstr, size_t errstr_size);
+
+/** Leave the group (committing stored offsets) and free; NULL is a no-op. */
+void consume_destroy(struct consume *c);
+
+/**
+ * @brief Wait up to \p timeout_ms for up to \p max messages (rebalances are
+ *        served inside). Each returned message must be destroyed by the caller.
+ * @returns the number of messages, or -1 on error.
+ */
+ssize_t consume_poll(struct consume *c, rd_kafka_message_t **msgs, size_t max, int timeout_ms);
+
+/** Take the partitions assigned since the last call (they are paused). */
+size_t consume_take_assigned(struct consume *c, int32_t *out, size_t cap);
+
+/** Take the partitions revoked since the last call. */
+size_t consume_take_revoked(struct consume *c, int32_t *out, size_t cap);
+
+/**
+ * @brief Seek \p partition to \p offset (-1: the beginning, or the end when
+ *        auto.offset.reset says latest) and resume fetching it.
+ */
+enum jd_err consume_seek_resume(struct consume *c, int32_t partition, int64_t offset,
+                                char *errstr, size_t errstr_size);
+
+/** Stop fetching \p partition (n = 0: every assigned partition). */
+void consume_pause(struct consume *c, const int32_t *partitions, size_t n);
+
+/** Record applied offsets in Kafka (committed in the background). */
+void consume_store_offsets(struct consume *c, const int32_t *parts, const int64_t *offsets,
+                           size_t n);
+
+/** Note an end-of-partition event (offset is where the end is). */
+void consume_note_eof(struct consume *c, int32_t partition, int64_t offset);
+
+/** Note a message of \p partition (it is no longer at its end). */
+void consume_note_message(struct consume *c, int32_t partition);
+
+/** @returns true if something is assigned and every assigned partition is at its end. */
+bool consume_all_at_eof(const struct consume *c);
+
+/** @returns the number of assigned partitions. */
+size_t consume_assigned_count(const struct consume *c);
+
+/**
+ * @brief Sum over assigned partitions of (high watermark - next offset),
+ *        from the client's cached watermarks; -1 when unknown.
+ */
+int64_t consume_lag(struct consume *c, const int32_t *parts, const int64_t *next, size_t n);
+
+/** @returns true once librdkafka reported a fatal error (the loop must stop). */
+bool consume_failed(const struct consume *c);
+
+/** Route librdkafka's logs through log.h (used for every client we create). */
+void consume_set_log_bridge(rd_kafka_conf_t *conf);
+
+#endif

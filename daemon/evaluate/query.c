@@ -1,0 +1,848 @@
+/*
+ * query.c — evaluates expression trees against the windowed store.
+ *
+ * Owns the read-side semantics: which series a selector matches, how a
+ * range becomes buckets, how buckets combine into counts, sums, extremes,
+ * last values and distinct users, and how vectors combine under operators.
+ * Reads go through store.h in a few pipelined round trips per selector.
+ */
+#include "evaluate/query.h"
+
+#include "aggregate/series.h"
+#include "aggregate/window.h"
+#include "core/ts.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Everything a selector's buckets can contribute. */
+struct query_acc {
+    int64_t count, vcount;
+    jd_i128 sum;
+    bool has_val;
+    int64_t min, max, last_ts, last;
+};
+
+struct query_ctx {
+    struct store *store;
+    const struct tz *tz;
+    int64_t at;
+    int64_t gc_cutoff;
+    char *errstr;
+    size_t errstr_size;
+};
+
+/* A matched series with its labels decoded. */
+struct query_series {
+    uint64_t sid;
+    char *enc;
+    struct series_label labels[EVENT_MAX_PROPS + 2];
+    size_t nlabels;
+    struct query_acc acc;
+};
+
+/* ---------------------------------------------------------- results */
+
+void query_result_free(struct query_result *r)
+{
+    for (size_t i = 0; i < r->n; i++) {
+        for (size_t k = 0; k < r->v[i].nlabels; k++) {
+            free(r->v[i].labels[k].name);
+            free(r->v[i].labels[k].value);
+        }
+        free(r->v[i].labels);
+    }
+    free(r->v);
+    memset(r, 0, sizeof(*r));
+}
+
+static bool query_push(struct query_result *r, struct query_sample *s)
+{
+    struct query_sample *v = realloc(r->v, (r->n + 1) * sizeof(*v));
+    if (!v)
+        return false;
+    r->v = v;
+    r->v[r->n++] = *s;
+    return true;
+}
+
+static bool query_copy_labels(struct query_sample *dst, const struct query_label *src, size_t n)
+{
+    dst->labels = n ? calloc(n, sizeof(*dst->labels)) : NULL;
+    dst->nlabels = 0;
+    if (n && !dst->labels)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        dst->labels[i].name = strdup(src[i].name);
+        dst->labels[i].value = strdup(src[i].value);
+        dst->nlabels++;
+        if (!dst->labels[i].name || !dst->labels[i].value)
+            return false;
+    }
+    return true;
+}
+
+static void query_sample_free(struct query_sample *s)
+{
+    for (size_t k = 0; k < s->nlabels; k++) {
+        free(s->labels[k].name);
+        free(s->labels[k].value);
+    }
+    free(s->labels);
+}
+
+/* Canonical text of a label set, for matching vectors ("a=1\x1eb=2"). */
+static size_t query_labels_key(const struct query_sample *s, char *buf, size_t size)
+{
+    size_t w = 0;
+    if (size)
+        buf[0] = '\0';
+    for (size_t i = 0; i < s->nlabels; i++) {
+        int n = snprintf(buf + w, size > w ? size - w : 0, "%s%s\x1f%s", i ? "\x1e" : "",
+                         s->labels[i].name, s->labels[i].value);
+        if (n > 0)
+            w += (size_t)n;
+    }
+    return w;
+}
+
+static int query_sample_cmp(const void *a, const void *b)
+{
+    char ka[4096], kb[4096];
+    query_labels_key(a, ka, sizeof(ka));
+    query_labels_key(b, kb, sizeof(kb));
+    return strcmp(ka, kb);
+}
+
+size_t query_format_value(const struct query_sample *s, char *buf, size_t size)
+{
+    if (s->kind == QUERY_INT || s->kind == QUERY_MICROS) {
+        jd_i128 m = s->micros;
+        if (s->kind == QUERY_INT)
+            return jd_i128_format(m, buf) > size ? 0 : strlen(buf);
+        bool neg = m < 0;
+        jd_i128 mag = neg ? -m : m;
+        char ip[48];
+        jd_i128_format(mag / 1000000, ip);
+        int frac = (int)(mag % 1000000);
+        if (!frac)
+            return (size_t)snprintf(buf, size, "%s%s", neg ? "-" : "", ip);
+        char f[8];
+        snprintf(f, sizeof(f), "%06d", frac);
+        size_t fl = 6;
+        while (f[fl - 1] == '0')
+            fl--;
+        return (size_t)snprintf(buf, size, "%s%s.%.*s", neg ? "-" : "", ip, (int)fl, f);
+    }
+    if (isnan(s->value))
+        return (size_t)snprintf(buf, size, "NaN");
+    /* shortest text that reads back as the same double */
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, size, "%.*g", prec, s->value);
+        if (strtod(buf, NULL) == s->value)
+            break;
+    }
+    return strlen(buf);
+}
+
+/* ---------------------------------------------------------- ranges */
+
+static enum jd_err query_range(struct query_ctx *c, const struct expr_node *sel, int64_t *from,
+                               int64_t *to)
+{
+    int64_t t = c->at - sel->offset_ms;
+    if (sel->range == EXPR_RANGE_DURATION) {
+        *from = t - sel->range_ms;
+        *to = t;
+        return JD_OK;
+    }
+    enum tz_period p = sel->range == EXPR_RANGE_HOUR  ? TZ_HOUR
+                       : sel->range == EXPR_RANGE_DAY ? TZ_DAY
+                       : sel->range == EXPR_RANGE_WEEK ? TZ_WEEK
+                                                       : TZ_MONTH;
+    if (!c->tz)
+        return jd_errf(JD_ERR_INVALID, c->errstr, c->errstr_size, "calendar ranges need a timezone");
+    /* the last complete period before t: it ends where the period holding t starts */
+    *to = tz_period_start(c->tz, p, t);
+    *from = tz_period_add(c->tz, p, *to, -1);
+    return JD_OK;
+}
+
+/* ---------------------------------------------------------- selection */
+
+static bool query_label_value(const struct query_series *s, const char *name, struct jd_str *out)
+{
+    for (size_t i = 0; i < s->nlabels; i++)
+        if (jd_str_eqc(s->labels[i].name, name)) {
+            *out = s->labels[i].value;
+            return true;
+        }
+    *out = JD_STR_NULL;
+    return false;
+}
+
+static bool query_matches(const struct expr_node *sel, const struct query_series *s)
+{
+    for (size_t i = 0; i < sel->nmatchers; i++) {
+        const struct expr_matcher *m = &sel->matchers[i];
+        const char *name = strncmp(m->label, "props.", 6) ? m->label : m->label + 6;
+        struct jd_str v;
+        char buf[512];
+        query_label_value(s, name, &v);
+        bool hit;
+        switch (m->op) {
+        case EXPR_MATCH_EQ:
+            hit = jd_str_eqc(v, m->value);
+            break;
+        case EXPR_MATCH_NE:
+            hit = !jd_str_eqc(v, m->value);
+            break;
+        default:
+            snprintf(buf, sizeof(buf), "%.*s", (int)v.n, v.p ? v.p : "");
+            hit = regexec(&m->re, buf, 0, NULL, 0) == 0;
+            if (m->op == EXPR_MATCH_NRE)
+                hit = !hit;
+        }
+        if (!hit)
+            return false;
+    }
+    return true;
+}
+
+static void query_series_free(struct query_series *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(s[i].enc);
+    free(s);
+}
+
+static enum jd_err query_select(struct query_ctx *c, const struct expr_node *sel,
+                                struct query_series **out, size_t *nout)
+{
+    struct store_series *all = NULL;
+    size_t n = 0, k = 0;
+    enum jd_err err = store_list_series(c->store, sel->type, &all, &n, c->errstr, c->errstr_size);
+    *out = NULL;
+    *nout = 0;
+    if (err)
+        return err;
+    struct query_series *m = n ? calloc(n, sizeof(*m)) : NULL;
+    if (n && !m) {
+        store_series_free(all, n);
+        return jd_errf(JD_ERR_NOMEM, c->errstr, c->errstr_size, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        struct query_series *s = &m[k];
+        s->sid = all[i].sid;
+        s->enc = all[i].labels;
+        all[i].labels = NULL;
+        s->nlabels = series_labels_decode(s->enc, strlen(s->enc), s->labels,
+                                          JD_ARRAY_SIZE(s->labels));
+        if (s->nlabels > JD_ARRAY_SIZE(s->labels))
+            s->nlabels = JD_ARRAY_SIZE(s->labels);
+        if (query_matches(sel, s))
+            k++;
+        else
+            free(s->enc);
+    }
+    store_series_free(all, n);
+    *out = m;
+    *nout = k;
+    return JD_OK;
+}
+
+/* ---------------------------------------------------------- buckets */
+
+static void query_acc_merge(struct query_acc *d, const struct query_acc *s)
+{
+    d->count += s->count;
+    if (!s->has_val)
+        return;
+    if (!d->has_val) {
+        d->min = s->min;
+        d->max = s->max;
+        d->last_ts = s->last_ts;
+        d->last = s->last;
+        d->has_val = true;
+    } else {
+        if (s->min < d->min)
+            d->min = s->min;
+        if (s->max > d->max)
+            d->max = s->max;
+        if (s->last_ts > d->last_ts || (s->last_ts == d->last_ts && s->last > d->last)) {
+            d->last_ts = s->last_ts;
+            d->last = s->last;
+        }
+    }
+    d->vcount += s->vcount;
+    d->sum += s->sum;
+}
+
+static const char query_stats[] = "cvsnxtl";
+
+/*
+ * Reads every bucket of [from, to) for every series into its accumulator:
+ * one HMGET per (series, chunk), all in one round trip.
+ */
+static enum jd_err query_read_buckets(struct query_ctx *c, const struct expr_node *sel,
+                                      struct query_series *ser, size_t nser, int64_t from,
+                                      int64_t to)
+{
+    size_t cap = window_plan_max(from, to), np;
+    struct window_piece *pieces = cap ? malloc(cap * sizeof(*pieces)) : NULL;
+    struct store_get *gets = NULL;
+    char **fields = NULL;
+    const char **fptr = NULL;
+    size_t ngets = 0, nfields = 0;
+    enum jd_err err = JD_OK;
+    bool want_vals = sel->field == EXPR_FIELD_VALUE;
+    size_t per = want_vals ? 7 : 1; /* fields read per bucket */
+
+    if (cap && !pieces)
+        return jd_errf(JD_ERR_NOMEM, c->errstr, c->errstr_size, "out of memory");
+    if ((err = window_plan(from, to, pieces, cap, &np, c->errstr, c->errstr_size)))
+        goto out;
+    if (nser == 0 || np == 0)
+        goto out;
+
+    gets = calloc(nser * np, sizeof(*gets));
+    fields = calloc(nser * np * per, sizeof(*fields));
+    fptr = calloc(nser * np * per, sizeof(*fptr));
+    if (!gets || !fields || !fptr) {
+        err = jd_errf(JD_ERR_NOMEM, c->errstr, c->errstr_size, "out of memory");
+        goto out;
+    }
+    for (size_t s = 0; s < nser; s++) {
+        struct jd_str type = jd_str_c(sel->type);
+        for (size_t i = 0; i < np;) {
+            enum window_res r = pieces[i].res;
+            int64_t chunk = window_chunk_id(r, pieces[i].start);
+            struct store_get *g = &gets[ngets++];
+            store_key_window(c->store, g->key, sizeof(g->key), type, ser[s].sid, r,
+                             pieces[i].start);
+            g->fields = &fptr[nfields];
+            for (; i < np && pieces[i].res == r &&
+                   window_chunk_id(r, pieces[i].start) == chunk;
+                 i++) {
+                unsigned off = window_bucket_offset(r, pieces[i].start);
+                for (size_t k = 0; k < per; k++) {
+                    char f[24];
+                    snprintf(f, sizeof(f), "%u%c", off, want_vals ? query_stats[k] : 'c');
+                    if (!(fields[nfields] = strdup(f))) {
+                        err = jd_errf(JD_ERR_NOMEM, c->errstr, c->errstr_size, "out of memory");
+                        goto out;
+                    }
+                    fptr[nfields] = fields[nfields];
+                    nfields++;
+                    g->nfields++;
+                }
+            }
+        }
+    }
+    if ((err = store_hmget(c->store, gets, ngets, c->errstr, c->errstr_size)))
+        goto out;
+    /* fold the replies: gets were issued series by series */
+    size_t gi = 0;
+    for (size_t s = 0; s < nser; s++) {
+        for (size_t i = 0; i < np;) {
+            enum window_res r = pieces[i].res;
+            int64_t chunk = window_chunk_id(r, pieces[i].start);
+            struct store_get *g = &gets[gi++];
+            size_t fi = 0;
+            for (; i < np && pieces[i].res == r &&
+                   window_chunk_id(r, pieces[i].start) == chunk;
+                 i++, fi += per) {
+                char **v = g->values + fi;
+                struct query_acc b = { 0 };
+                if (v[0])
+                    b.count = strtoll(v[0], NULL, 10);
+                if (want_vals && v[1] && strtoll(v[1], NULL, 10) > 0) {
+                    b.vcount = strtoll(v[1], NULL, 10);
+                    b.has_val = true;
+                    if (!v[2] || !jd_i128_parse(v[2], strlen(v[2]), &b.sum) || !v[3] || !v[4] ||
+                        !v[5] || !v[6]) {
+                        err = jd_errf(JD_ERR_REDIS, c->errstr, c->errstr_size,
+                                      "bucket %s field %s is damaged", g->key, g->fields[fi]);
+                        goto out;
+                    }
+                    b.min = strtoll(v[3], NULL, 10);
+                    b.max = strtoll(v[4], NULL, 10);
+                    b.last_ts = strtoll(v[5], NULL, 10);
+                    b.last = strtoll(v[6], NULL, 10);
+                }
+                query_acc_merge(&ser[s].acc, &b);
+            }
+        }
+    }
+out:
+    store_gets_free(gets, ngets);
+    for (size_t i = 0; i < nfields; i++)
+        free(fields[i]);
+    free(fields);
+    free(fptr);
+    free(gets);
+    free(pieces);
+    return err;
+}
+
+/*
+ * Refuses ranges that reach into buckets garbage collection may already have
+ * removed: GC deletes a bucket once the oldest partition stream time passes
+ * its end plus the retention of its resolution.
+ */
+static enum jd_err query_check_kept(struct query_ctx *c, const struct expr_node *sel, int64_t from,
+                                    int64_t to)
+{
+    static const char *const names[] = { "minute", "hour", "day" };
+    size_t cap = window_plan_max(from, to), np;
+    struct window_piece *pieces = cap ? malloc(cap * sizeof(*pieces)) : NULL;
+    const struct window_retention *ret = store_retention(c->store);
+    enum jd_err err;
+
+    if (cap && !pieces)
+        return jd_errf(JD_ERR_NOMEM, c->errstr, c->errstr_size, "out of memory");
+    err = window_plan(from, to, pieces, cap, &np, c->errstr, c->errstr_size);
+    for (size_t i = 0; !err && i < np && c->gc_cutoff != INT64_MIN; i++) {
+        enum window_res r = pieces[i].res;
+        if (window_expiry(ret, r, pieces[i].start + window_res_ms(r)) > c->gc_cutoff)
+            continue;
+        char t[TS_RFC3339_SIZE], cut[TS_RFC3339_SIZE];
+        ts_format_rfc3339(pieces[i].start, t, sizeof(t));
+        ts_format_rfc3339(c->gc_cutoff, cut, sizeof(cut));
+        err = jd_errf(JD_ERR_RANGE, c->errstr, c->errstr_size,
+                      "%s: the range needs %s buckets from %s, which retention no longer keeps "
+                      "(windows.retention.%s; event time has reached %s)",
+                      sel->type, names[r], t, names[r], cut);
+    }
+    free(pieces);
+    return err;
+}
+
+/* ---------------------------------------------------------- aggregation */
+
+static bool query_label_in(char *const *by, size_t nby, struct jd_str name)
+{
+    for (size_t i = 0; i < nby; i++)
+        if (jd_str_eqc(name, by[i]))
+            return true;
+    return false;
+}
+
+/* The group key of a series: the values of the `by` labels, in `by` order. */
+static size_t query_group_key(const struct query_series *s, char *const *by, size_t nby,
+                              char *buf, size_t size)
+{
+    size_t w = 0;
+    if (size)
+        buf[0] = '\0';
+    for (size_t i = 0; i < nby; i++) {
+        struct jd_str v;
+        query_label_value(s, by[i], &v);
+        int n = snprintf(buf + w, size > w ? size - w : 0, "%.*s\x1e", (int)v.n, v.p ? v.p : "");
+        if (n > 0)
+            w += (size_t)n;
+    }
+    return w;
+}
+
+static bool query_has_data(const struct expr_node *agg_or_sel, const struct query_acc *a)
+{
+    const struct expr_node *sel = agg_or_sel->kind == EXPR_AGG ? agg_or_sel->arg : agg_or_sel;
+    return sel->field == EXPR_FIELD_VALUE ? a->vcount > 0 : a->count > 0;
+}
+
+static bool query_value_of(enum expr_agg agg, enum expr_field field, const struct query_acc *a,
+                           struct query_sample *out)
+{
+    switch (agg) {
+    case EXPR_AGG_COUNT:
+        out->kind = QUERY_INT;
+        out->micros = field == EXPR_FIELD_VALUE ? a->vcount : a->count;
+        out->value = (double)out->micros;
+        return true;
+    case EXPR_AGG_SUM:
+        out->kind = QUERY_MICROS;
+        out->micros = a->sum;
+        out->value = (double)a->sum / 1e6;
+        return true;
+    case EXPR_AGG_AVG:
+        if (!a->vcount)
+            return false;
+        out->kind = QUERY_FLOAT;
+        out->value = (double)a->sum / 1e6 / (double)a->vcount;
+        return true;
+    case EXPR_AGG_MIN:
+    case EXPR_AGG_MAX:
+    case EXPR_AGG_LAST:
+        if (!a->has_val)
+            return false;
+        out->kind = QUERY_MICROS;
+        out->micros = agg == EXPR_AGG_MIN ? a->min : agg == EXPR_AGG_MAX ? a->max : a->last;
+        out->value = (double)out->micros / 1e6;
+        return true;
+    case EXPR_AGG_DISTINCT:
+        return false; /* computed separately */
+    }
+    return false;
+}
+
+/* PFCOUNT over every sketch of the given series in [from, to). */
+static enum jd_err query_distinct(struct query_ctx *c, const struct expr_node *sel,
+                                  struct query_series **group, size_t ng, int64_t from, int64_t to,
+                                  int64_t *out)
+{
+    size_t cap = window_plan_max(from, to), np, nk = 0;
+    struct window_piece *pieces = cap ? malloc(cap * sizeof(*pieces)) : NULL;
+    char **keys = NULL;
+    enum jd_err err;
+
+    *out = 0;
+    if (cap && !pieces)
+        return jd_errf(JD_ERR_NOMEM, c->errstr, c->errstr_size, "out of memory");
+    if ((err = window_plan(from, to, pieces, cap, &np, c->errstr, c->errstr_size)))
+        goto out;
+    keys = calloc(np * ng + 1, sizeof(*keys));
+    if (!keys) {
+        err = jd_errf(JD_ERR_NOMEM, c->errstr, c->errstr_size, "out of memory");
+        goto out;
+    }
+    for (size_t s = 0; s < ng; s++)
+        for (size_t i = 0; i < np; i++) {
+            char k[320];
+            store_key_hll(c->store, k, sizeof(k), jd_str_c(sel->type), group[s]->sid,
+                          pieces[i].res, pieces[i].start);
+            if (!(keys[nk] = strdup(k))) {
+                err = jd_errf(JD_ERR_NOMEM, c->errstr, c->errstr_size, "out of memory");
+                goto out;
+            }
+            nk++;
+        }
+    err = store_pfcount(c->store, keys, nk, out, c->errstr, c->errstr_size);
+out:
+    for (size_t i = 0; i < nk; i++)
+        free(keys[i]);
+    free(keys);
+    free(pieces);
+    return err;
+}
+
+static enum jd_err query_eval_agg(struct query_ctx *c, const struct expr_node *e,
+                                  struct query_result *out)
+{
+    const struct expr_node *sel = e->kind == EXPR_AGG ? e->arg : e;
+    bool bare = e->kind == EXPR_SELECT;
+    struct query_series *ser = NULL;
+    size_t nser = 0;
+    int64_t from = 0, to = 0;
+    enum jd_err err;
+
+    if (bare && sel->field == EXPR_FIELD_USER_ID)
+        return jd_errf(JD_ERR_INVALID, c->errstr, c->errstr_size,
+                       "col %u: %s.user_id needs distinct(): distinct(%s.user_id[…])", sel->col,
+                       sel->type, sel->type);
+    if ((err = query_range(c, sel, &from, &to)) || (err = query_check_kept(c, sel, from, to)) ||
+        (err = query_select(c, sel, &ser, &nser)))
+        goto out;
+    if (e->kind != EXPR_AGG || e->agg != EXPR_AGG_DISTINCT) {
+        if ((err = query_read_buckets(c, sel, ser, nser, from, to)))
+            goto out;
+    }
+
+    /* group: bare selectors keep every label, aggregations keep the `by` labels */
+    char **by = bare ? NULL : e->by;
+    size_t nby = bare ? 0 : e->nby;
+    bool *done = nser ? calloc(nser, sizeof(*done)) : NULL;
+    struct query_series **grp = nser ? calloc(nser, sizeof(*grp)) : NULL;
+    if (nser && (!done || !grp)) {
+        free(done);
+        free(grp);
+        err = jd_errf(JD_ERR_NOMEM, c->errstr, c->errstr_size, "out of memory");
+        goto out;
+    }
+    bool distinct = !bare && e->agg == EXPR_AGG_DISTINCT;
+    for (size_t i = 0; i < nser && !err; i++) {
+        char ki[4096], kj[4096];
+        if (done[i])
+            continue;
+        size_t ng = 0;
+        struct query_acc acc = { 0 };
+        if (!bare)
+            query_group_key(&ser[i], by, nby, ki, sizeof(ki));
+        for (size_t j = i; j < nser; j++) {
+            if (done[j])
+                continue;
+            if (bare ? j != i
+                     : (query_group_key(&ser[j], by, nby, kj, sizeof(kj)), strcmp(ki, kj) != 0))
+                continue;
+            done[j] = true;
+            grp[ng++] = &ser[j];
+            query_acc_merge(&acc, &ser[j].acc);
+        }
+        struct query_sample smp = { 0 };
+        if (distinct) {
+            int64_t d;
+            if ((err = query_distinct(c, sel, grp, ng, from, to, &d)))
+                break;
+            if (d == 0 && nby)
+                continue;
+            smp.kind = QUERY_INT;
+            smp.micros = d;
+            smp.value = (double)d;
+        } else {
+            if (!query_has_data(bare ? sel : e, &acc))
+                continue;
+            enum expr_agg a = bare ? (sel->field == EXPR_FIELD_VALUE ? EXPR_AGG_SUM : EXPR_AGG_COUNT)
+                                   : e->agg;
+            if (!query_value_of(a, sel->field, &acc, &smp))
+                continue;
+        }
+        /* labels of the group */
+        struct query_label lab[EVENT_MAX_PROPS + 2];
+        size_t nl = 0;
+        for (size_t k = 0; k < ser[i].nlabels; k++) {
+            const struct series_label *l = &ser[i].labels[k];
+            if (!bare && !query_label_in(by, nby, l->name))
+                continue;
+            lab[nl].name = strndup(l->name.p, l->name.n);
+            lab[nl].value = strndup(l->value.p, l->value.n);
+            nl++;
+        }
+        bool ok = query_copy_labels(&smp, lab, nl);
+        for (size_t k = 0; k < nl; k++) {
+            free(lab[k].name);
+            free(lab[k].value);
+        }
+        if (!ok || !query_push(out, &smp)) {
+            query_sample_free(&smp);
+            err = jd_errf(JD_ERR_NOMEM, c->errstr, c->errstr_size, "out of memory");
+        }
+    }
+    free(done);
+    free(grp);
+    if (err)
+        goto out;
+    /* without `by`, count/sum/distinct over nothing is 0, not "no data" */
+    if (!bare && nby == 0 && out->n == 0 &&
+        (e->agg == EXPR_AGG_COUNT || e->agg == EXPR_AGG_SUM || e->agg == EXPR_AGG_DISTINCT)) {
+        struct query_sample z = { 0 };
+        z.kind = e->agg == EXPR_AGG_SUM ? QUERY_MICROS : QUERY_INT;
+        if (!query_push(out, &z))
+            err = jd_errf(JD_ERR_NOMEM, c->errstr, c->errstr_size, "out of memory");
+    }
+out:
+    query_series_free(ser, nser);
+    return err;
+}
+
+/* ---------------------------------------------------------- operators */
+
+static bool query_cmp(enum expr_op op, double a, double b)
+{
+    switch (op) {
+    case EXPR_OP_GT:
+        return a > b;
+    case EXPR_OP_GE:
+        return a >= b;
+    case EXPR_OP_LT:
+        return a < b;
+    case EXPR_OP_LE:
+        return a <= b;
+    case EXPR_OP_EQ:
+        return a == b;
+    case EXPR_OP_NE:
+        return a != b;
+    default:
+        return false;
+    }
+}
+
+static bool query_is_cmp(enum expr_op op)
+{
+    return op >= EXPR_OP_GT && op <= EXPR_OP_NE;
+}
+
+/* Arithmetic on two values; false means "no value" (division by zero). */
+static bool query_arith(enum expr_op op, const struct query_sample *a,
+                        const struct query_sample *b, struct query_sample *out)
+{
+    bool exact = a->kind != QUERY_FLOAT && b->kind != QUERY_FLOAT;
+    out->kind = QUERY_FLOAT;
+    switch (op) {
+    case EXPR_OP_ADD:
+    case EXPR_OP_SUB:
+        if (exact) {
+            /* int and micros: add in micros, keep exact */
+            jd_i128 x = a->kind == QUERY_INT ? a->micros * 1000000 : a->micros;
+            jd_i128 y = b->kind == QUERY_INT ? b->micros * 1000000 : b->micros;
+            out->micros = op == EXPR_OP_ADD ? x + y : x - y;
+            out->kind = QUERY_MICROS;
+            if (a->kind == QUERY_INT && b->kind == QUERY_INT) {
+                out->kind = QUERY_INT;
+                out->micros /= 1000000;
+                out->value = (double)out->micros;
+            } else {
+                out->value = (double)out->micros / 1e6;
+            }
+            return true;
+        }
+        out->value = op == EXPR_OP_ADD ? a->value + b->value : a->value - b->value;
+        return true;
+    case EXPR_OP_MUL:
+        out->value = a->value * b->value;
+        return true;
+    case EXPR_OP_DIV:
+        if (b->value == 0)
+            return false;
+        out->value = a->value / b->value;
+        return true;
+    default:
+        return false;
+    }
+}
+
+static enum jd_err query_eval_node(struct query_ctx *c, const struct expr_node *e,
+                                   struct query_result *out);
+
+static enum jd_err query_eval_binary(struct query_ctx *c, const struct expr_node *e,
+                                     struct query_result *out)
+{
+    struct query_result l = { 0 }, r = { 0 };
+    enum jd_err err;
+    char kl[4096], kr[4096];
+
+    if ((err = query_eval_node(c, e->lhs, &l)) || (err = query_eval_node(c, e->rhs, &r)))
+        goto out;
+    bool set = e->op == EXPR_OP_AND || e->op == EXPR_OP_OR || e->op == EXPR_OP_UNLESS;
+    if (set && (l.scalar || r.scalar)) {
+        err = jd_errf(JD_ERR_INVALID, c->errstr, c->errstr_size,
+                      "col %u: '%s' needs series on both sides, not numbers", e->col,
+                      expr_op_name(e->op));
+        goto out;
+    }
+    out->scalar = l.scalar && r.scalar;
+    if (set) {
+        for (size_t i = 0; i < l.n; i++) {
+            query_labels_key(&l.v[i], kl, sizeof(kl));
+            bool in_r = false;
+            for (size_t j = 0; j < r.n && !in_r; j++) {
+                query_labels_key(&r.v[j], kr, sizeof(kr));
+                in_r = !strcmp(kl, kr);
+            }
+            if ((e->op == EXPR_OP_UNLESS) == in_r)
+                continue;
+            if (!query_push(out, &l.v[i]))
+                goto nomem;
+            l.v[i].labels = NULL;
+            l.v[i].nlabels = 0;
+        }
+        if (e->op == EXPR_OP_OR) {
+            for (size_t j = 0; j < r.n; j++) {
+                query_labels_key(&r.v[j], kr, sizeof(kr));
+                bool in_l = false;
+                for (size_t i = 0; i < out->n && !in_l; i++) {
+                    query_labels_key(&out->v[i], kl, sizeof(kl));
+                    in_l = !strcmp(kl, kr);
+                }
+                if (in_l)
+                    continue;
+                if (!query_push(out, &r.v[j]))
+                    goto nomem;
+                r.v[j].labels = NULL;
+                r.v[j].nlabels = 0;
+            }
+        }
+        goto out;
+    }
+    /* arithmetic and comparisons: pair samples on equal label sets, scalars with all */
+    for (size_t i = 0; i < (l.scalar ? r.n : l.n); i++) {
+        for (size_t j = 0; j < (l.scalar ? 1 : r.scalar ? 1 : r.n); j++) {
+            struct query_sample *a = l.scalar ? &l.v[0] : &l.v[i];
+            struct query_sample *b = l.scalar ? &r.v[i] : &r.v[j];
+            if (!l.scalar && !r.scalar) {
+                query_labels_key(a, kl, sizeof(kl));
+                query_labels_key(b, kr, sizeof(kr));
+                if (strcmp(kl, kr))
+                    continue;
+            }
+            struct query_sample res = { 0 };
+            const struct query_sample *keep = l.scalar ? b : a; /* labels (and kept value) */
+            if (query_is_cmp(e->op)) {
+                if (!query_cmp(e->op, a->value, b->value))
+                    continue;
+                res = *keep;
+                res.labels = NULL;
+                res.nlabels = 0;
+            } else if (!query_arith(e->op, a, b, &res)) {
+                continue;
+            }
+            if (!query_copy_labels(&res, keep->labels, keep->nlabels) ||
+                !query_push(out, &res)) {
+                query_sample_free(&res);
+                goto nomem;
+            }
+        }
+    }
+    goto out;
+nomem:
+    err = jd_errf(JD_ERR_NOMEM, c->errstr, c->errstr_size, "out of memory");
+out:
+    query_result_free(&l);
+    query_result_free(&r);
+    return err;
+}
+
+static enum jd_err query_eval_node(struct query_ctx *c, const struct expr_node *e,
+                                   struct query_result *out)
+{
+    memset(out, 0, sizeof(*out));
+    switch (e->kind) {
+    case EXPR_NUMBER: {
+        struct query_sample s = { 0 };
+        s.kind = QUERY_FLOAT;
+        s.value = e->number;
+        out->scalar = true;
+        if (!query_push(out, &s))
+            return jd_errf(JD_ERR_NOMEM, c->errstr, c->errstr_size, "out of memory");
+        return JD_OK;
+    }
+    case EXPR_SELECT:
+    case EXPR_AGG:
+        return query_eval_agg(c, e, out);
+    case EXPR_NEG: {
+        enum jd_err err = query_eval_node(c, e->lhs, out);
+        for (size_t i = 0; !err && i < out->n; i++) {
+            out->v[i].value = -out->v[i].value;
+            out->v[i].micros = -out->v[i].micros;
+        }
+        return err;
+    }
+    case EXPR_BINARY:
+        return query_eval_binary(c, e, out);
+    case EXPR_CALL:
+        return jd_errf(JD_ERR_UNSUPPORTED, c->errstr, c->errstr_size,
+                       "col %u: unknown function %s() (query supports selectors, aggregations "
+                       "and operators)",
+                       e->col, e->func);
+    }
+    return JD_ERR_INVALID;
+}
+
+enum jd_err query_eval(struct store *store, const struct tz *tz, const struct expr_node *e,
+                       int64_t at_ms, struct query_result *out, char *errstr, size_t errstr_size)
+{
+    struct query_ctx c = { store, tz, at_ms, INT64_MIN, errstr, errstr_size };
+    enum jd_err err;
+
+    memset(out, 0, sizeof(*out));
+    if ((err = store_gc_cutoff(store, &c.gc_cutoff, errstr, errstr_size)))
+        return err;
+    if ((err = query_eval_node(&c, e, out))) {
+        query_result_free(out);
+        return err;
+    }
+    if (out->n > 1)
+        qsort(out->v, out->n, sizeof(*out->v), query_sample_cmp);
+    return JD_OK;
+}

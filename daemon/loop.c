@@ -1,0 +1,379 @@
+/*
+ * loop.c — wires consume -> pipeline -> publish (DLQ) -> store into one
+ * single-threaded loop, and decides what to do when a part fails.
+ *
+ * Owns the order of operations that makes the delivery guarantees hold:
+ * partitions are consumed only after being claimed in Redis and positioned
+ * at Redis's offsets; a batch's dead letters are acknowledged before the
+ * batch is applied; Kafka offsets are stored only after Redis applied them;
+ * any doubt about Redis (error, timeout, reconnect) pauses everything and
+ * re-claims. It owns no data structure of its own beyond this state.
+ */
+#include "loop.h"
+
+#include "consume/broker.h"
+#include "consume/consume.h"
+#include "core/jd.h"
+#include "core/log.h"
+#include "core/ts.h"
+#include "pipeline.h"
+#include "publish/publish.h"
+#include "store/store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define LOOP_MAX_PARTS 4096
+
+struct loop {
+    struct config *cfg;
+    const struct loop_opts *opts;
+    struct broker *broker;
+    struct store *store;
+    struct pipeline *pipe;
+    struct publish *pub;
+    struct consume *cons;
+    rd_kafka_message_t **msgs;
+    char owner[128];
+    char err[JD_ERRSTR_SIZE];
+    int64_t backoff_ms, next_redis_try;
+    int64_t last_housekeeping, last_progress, last_gc;
+    uint64_t progress_ok; /* ok count at the last progress line */
+    int64_t first_msg_ms, last_msg_ms;
+    uint64_t consumed;
+};
+
+static void loop_backoff(struct loop *l, int64_t now)
+{
+    /* 100 ms doubling to 5 s, with jitter so a group does not retry in lockstep */
+    l->backoff_ms = l->backoff_ms ? JD_MIN(l->backoff_ms * 2, 5000) : 100;
+    l->next_redis_try = now + l->backoff_ms / 2 + rand() % (l->backoff_ms / 2 + 1);
+}
+
+/* Redis is gone or in doubt: stop consuming, forget claims, reconnect later. */
+static void loop_redis_down(struct loop *l, const char *what, const char *why)
+{
+    int64_t now = ts_mono_ms();
+    store_disconnect(l->store);
+    pipeline_unclaim_all(l->pipe);
+    consume_pause(l->cons, NULL, 0);
+    loop_backoff(l, now);
+    log_error("loop", "Redis unavailable: partitions paused", "during=%s error=%s retry_ms=%lld",
+              what, log_q(why), (long long)(l->next_redis_try - now));
+}
+
+static void loop_try_connect(struct loop *l)
+{
+    int64_t now = ts_mono_ms();
+    if (store_is_connected(l->store) || now < l->next_redis_try)
+        return;
+    if (store_connect(l->store, l->err, sizeof(l->err)) != JD_OK) {
+        loop_backoff(l, now);
+        log_warn("loop", "Redis connect failed", "error=%s retry_ms=%lld", log_q(l->err),
+                 (long long)(l->next_redis_try - now));
+        return;
+    }
+    l->backoff_ms = 0;
+    pipeline_unclaim_all(l->pipe); /* whatever was in flight: re-claim and re-seek */
+    const char *policy = store_maxmemory_policy(l->store);
+    if (*policy && strcmp(policy, "noeviction"))
+        log_warn("loop", "Redis may evict keys: offsets and windows could silently vanish",
+                 "maxmemory_policy=%s advice=noeviction", policy);
+    log_info("loop", "Redis connected", "url=%s", log_q(l->cfg->redis.url));
+}
+
+/* Apply Kafka's assignment changes, then claim and position what is unclaimed. */
+static void loop_claim(struct loop *l)
+{
+    int32_t parts[LOOP_MAX_PARTS];
+    size_t n = consume_take_revoked(l->cons, parts, LOOP_MAX_PARTS);
+    for (size_t i = 0; i < n; i++)
+        pipeline_revoke(l->pipe, parts[i]);
+    n = consume_take_assigned(l->cons, parts, LOOP_MAX_PARTS);
+    for (size_t i = 0; i < n; i++)
+        pipeline_assign(l->pipe, parts[i]);
+    if (!store_is_connected(l->store))
+        return;
+
+    n = pipeline_partitions(l->pipe, parts, LOOP_MAX_PARTS);
+    for (size_t i = 0; i < n && i < LOOP_MAX_PARTS; i++) {
+        if (pipeline_part_state(l->pipe, parts[i]) != PIPELINE_UNCLAIMED)
+            continue;
+        int64_t offset;
+        enum jd_err e = pipeline_claim(l->pipe, parts[i], &offset, l->err, sizeof(l->err));
+        if (e == JD_ERR_REDIS) {
+            loop_redis_down(l, "claim", l->err);
+            return;
+        }
+        if (e) {
+            log_error("loop", "cannot claim partition", "partition=%d error=%s", (int)parts[i],
+                      log_q(l->err));
+            continue;
+        }
+        if (consume_seek_resume(l->cons, parts[i], offset, l->err, sizeof(l->err)) != JD_OK) {
+            /* stays claimed but paused: re-claim on the next turn */
+            log_warn("loop", "seek failed; will retry", "partition=%d error=%s", (int)parts[i],
+                     log_q(l->err));
+            pipeline_revoke(l->pipe, parts[i]);
+            pipeline_assign(l->pipe, parts[i]);
+            continue;
+        }
+        log_info("loop", "partition claimed", "partition=%d resume_offset=%lld", (int)parts[i],
+                 (long long)offset);
+    }
+}
+
+static void loop_after_refusal(struct loop *l)
+{
+    /* Fenced partitions wait for Kafka to reassign them; the others are re-claimed. */
+    int32_t parts[LOOP_MAX_PARTS], fenced[LOOP_MAX_PARTS];
+    size_t nf = 0, n = pipeline_partitions(l->pipe, parts, LOOP_MAX_PARTS);
+    for (size_t i = 0; i < n && i < LOOP_MAX_PARTS; i++)
+        if (pipeline_part_state(l->pipe, parts[i]) == PIPELINE_FENCED)
+            fenced[nf++] = parts[i];
+    if (nf) {
+        consume_pause(l->cons, fenced, nf);
+        log_warn("loop", "partitions owned by another instance: paused until reassigned",
+                 "count=%zu", nf);
+    }
+}
+
+/* Runs one batch through the pipeline and commits it. */
+static void loop_batch(struct loop *l, ssize_t n)
+{
+    struct event_header hdrs[64];
+    size_t ndlq = 0;
+    char detail[512];
+
+    pipeline_begin(l->pipe);
+    for (ssize_t i = 0; i < n; i++) {
+        rd_kafka_message_t *m = l->msgs[i];
+        if (m->err) {
+            if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                consume_note_eof(l->cons, m->partition, m->offset);
+            else
+                log_warn("loop", "consumer error", "error=%s detail=%s",
+                         rd_kafka_err2name(m->err), log_q(rd_kafka_message_errstr(m)));
+            continue;
+        }
+        consume_note_message(l->cons, m->partition);
+        int64_t now = ts_mono_ms();
+        if (!l->first_msg_ms)
+            l->first_msg_ms = now;
+        l->last_msg_ms = now;
+        l->consumed++;
+
+        /* headers as the decoder sees them (binary CloudEvents) */
+        size_t nh = 0;
+        rd_kafka_headers_t *kh = NULL;
+        if (rd_kafka_message_headers(m, &kh) == RD_KAFKA_RESP_ERR_NO_ERROR && kh) {
+            const char *name;
+            const void *val;
+            size_t len;
+            for (size_t k = 0; nh < JD_ARRAY_SIZE(hdrs) &&
+                               !rd_kafka_header_get_all(kh, k, &name, &val, &len);
+                 k++)
+                hdrs[nh++] = (struct event_header){ name, val, len };
+        }
+        struct pipeline_msg pm = { m->partition, m->offset, m->payload, m->len, hdrs, nh };
+        enum jd_err reason = JD_OK;
+        enum pipeline_verdict v = pipeline_add(l->pipe, &pm, ts_now_ms(), &reason, detail,
+                                               sizeof(detail));
+        if (v == PIPELINE_DLQ) {
+            if (publish_dlq(l->pub, m, reason, detail, l->err, sizeof(l->err)) != JD_OK) {
+                log_error("loop", "cannot queue a dead letter; batch abandoned", "error=%s",
+                          log_q(l->err));
+                pipeline_abort(l->pipe);
+                return;
+            }
+            ndlq++;
+            log_debug("loop", "dead letter", "partition=%d offset=%lld reason=%s detail=%s",
+                      (int)m->partition, (long long)m->offset, jd_err2name(reason),
+                      log_q(detail));
+        } else if (v == PIPELINE_SKIP && reason == JD_ERR_NOMEM) {
+            log_error("loop", "out of memory; batch abandoned", "%s", "");
+            return;
+        }
+    }
+    if (!pipeline_pending(l->pipe))
+        return;
+    if (ndlq) {
+        if (publish_wait(l->pub, 30000, l->err, sizeof(l->err)) != JD_OK) {
+            /* the DLQ is unavailable: do not advance past its messages */
+            log_error("loop", "dead letters not acknowledged; batch will be re-read",
+                      "error=%s", log_q(l->err));
+            pipeline_abort(l->pipe); /* its partitions are re-claimed and re-read */
+            return;
+        }
+    }
+    enum jd_err e = pipeline_commit(l->pipe, l->err, sizeof(l->err));
+    if (e == JD_OK) {
+        int32_t parts[LOOP_MAX_PARTS];
+        int64_t offs[LOOP_MAX_PARTS];
+        size_t np = pipeline_positions(l->pipe, parts, offs, LOOP_MAX_PARTS);
+        consume_store_offsets(l->cons, parts, offs, np);
+    } else if (e == JD_ERR_GAP || e == JD_ERR_FENCED) {
+        log_warn("loop", "batch refused by Redis; re-reading from stored offsets", "error=%s",
+                 log_q(l->err));
+        loop_after_refusal(l);
+    } else {
+        loop_redis_down(l, "flush", l->err);
+    }
+}
+
+static void loop_housekeeping(struct loop *l, int64_t now)
+{
+    publish_poll(l->pub);
+    if (store_is_connected(l->store) && now - l->last_gc >= 10000) {
+        size_t deleted;
+        int64_t cutoff;
+        l->last_gc = now;
+        enum jd_err e = store_gc(l->store, 10000, &deleted, &cutoff, l->err, sizeof(l->err));
+        if (e == JD_ERR_REDIS)
+            loop_redis_down(l, "gc", l->err);
+        else if (e)
+            log_warn("loop", "garbage collection failed", "error=%s", log_q(l->err));
+        else if (deleted)
+            log_debug("loop", "expired keys deleted", "count=%zu", deleted);
+    }
+    if (now - l->last_progress >= 10000) {
+        const struct pipeline_counters *c = pipeline_counters(l->pipe);
+        int32_t parts[LOOP_MAX_PARTS];
+        int64_t offs[LOOP_MAX_PARTS];
+        size_t np = pipeline_positions(l->pipe, parts, offs, LOOP_MAX_PARTS);
+        double secs = (double)(now - l->last_progress) / 1000.0;
+        if (l->last_progress)
+            log_info("loop", "progress",
+                     "events_per_sec=%.0f ok=%llu dup=%llu dlq=%llu too_old=%llu late=%llu "
+                     "partitions=%zu lag=%lld redis=%s",
+                     (double)(c->ok - l->progress_ok) / secs, (unsigned long long)c->ok,
+                     (unsigned long long)c->dup, (unsigned long long)c->dlq,
+                     (unsigned long long)c->too_old, (unsigned long long)c->late,
+                     consume_assigned_count(l->cons),
+                     (long long)consume_lag(l->cons, parts, offs, np),
+                     store_is_connected(l->store) ? "up" : "down");
+        l->progress_ok = c->ok;
+        l->last_progress = now;
+    }
+}
+
+static int loop_setup(struct loop *l)
+{
+    char host[64] = "localhost";
+    const char *bootstrap = l->cfg->kafka.brokers;
+    struct window_retention ret = { { l->cfg->windows.retention_minute_ms,
+                                      l->cfg->windows.retention_hour_ms,
+                                      l->cfg->windows.retention_day_ms } };
+
+    gethostname(host, sizeof(host) - 1);
+    srand((unsigned)(ts_now_ms() ^ getpid()));
+    snprintf(l->owner, sizeof(l->owner), "%s:%d:%08x", host, (int)getpid(), (unsigned)rand());
+
+    if (!strcmp(bootstrap, "embedded")) {
+        const char *topics[] = { l->cfg->kafka.topics.events, l->cfg->kafka.topics.dlq,
+                                 l->cfg->kafka.topics.alerts };
+        if (!(l->broker = broker_new(1, l->err, sizeof(l->err))))
+            goto fail;
+        for (size_t i = 0; i < JD_ARRAY_SIZE(topics); i++)
+            if (broker_create_topic(l->broker, topics[i],
+                                    (int)l->cfg->kafka.embedded_partitions, l->err,
+                                    sizeof(l->err)))
+                goto fail;
+        bootstrap = broker_bootstraps(l->broker);
+        log_info("loop", "embedded Kafka broker started", "bootstrap=%s events_topic=%s",
+                 bootstrap, l->cfg->kafka.topics.events);
+        /* on stdout too, so scripts (and people) can pick it up */
+        printf("journeyd: embedded Kafka broker at %s — try: kcat -b %s -P -t %s\n", bootstrap,
+               bootstrap, l->cfg->kafka.topics.events);
+        fflush(stdout);
+    }
+    struct store_opts so = { l->cfg->redis.url, l->cfg->redis.password, l->cfg->redis.prefix,
+                             l->cfg->redis.connect_timeout_ms, l->cfg->redis.command_timeout_ms,
+                             ret };
+    if (!(l->store = store_new(&so, l->err, sizeof(l->err))) ||
+        !(l->pipe = pipeline_new(l->cfg, l->store, l->owner, l->err, sizeof(l->err))) ||
+        !(l->pub = publish_new(l->cfg, bootstrap, l->err, sizeof(l->err))) ||
+        !(l->cons = consume_new(l->cfg, bootstrap, l->opts->exit_on_eof, l->err,
+                                sizeof(l->err))))
+        goto fail;
+    l->msgs = calloc((size_t)l->cfg->batch.max_events, sizeof(*l->msgs));
+    if (!l->msgs) {
+        snprintf(l->err, sizeof(l->err), "out of memory");
+        goto fail;
+    }
+    log_info("loop", "started", "owner=%s group=%s topic=%s redis=%s", l->owner,
+             l->cfg->kafka.group, l->cfg->kafka.topics.events, log_q(l->cfg->redis.url));
+    return 0;
+fail:
+    log_error("loop", "startup failed", "error=%s", log_q(l->err));
+    return 1;
+}
+
+static void loop_teardown(struct loop *l)
+{
+    /* order: consumer (leave group, commit stored offsets), producer (flush), Redis, broker */
+    consume_destroy(l->cons);
+    publish_destroy(l->pub);
+    pipeline_destroy(l->pipe);
+    store_destroy(l->store);
+    broker_destroy(l->broker);
+    free(l->msgs);
+}
+
+int loop_run(struct config *cfg, const struct loop_opts *opts)
+{
+    struct loop l;
+    int rc;
+
+    memset(&l, 0, sizeof(l));
+    l.cfg = cfg;
+    l.opts = opts;
+    if ((rc = loop_setup(&l)) != 0) {
+        loop_teardown(&l);
+        return rc;
+    }
+    while (!*opts->stop) {
+        int64_t now = ts_mono_ms();
+        if (*opts->reload) {
+            *opts->reload = 0;
+            log_info("loop", "SIGHUP received: configuration changes need a restart",
+                     "config=%s", log_q(opts->config_path ? opts->config_path : "(none)"));
+        }
+        loop_try_connect(&l);
+        loop_claim(&l);
+        if (consume_failed(l.cons)) {
+            rc = 1;
+            break;
+        }
+        ssize_t n = consume_poll(l.cons, l.msgs, (size_t)cfg->batch.max_events,
+                                 (int)cfg->batch.max_wait_ms);
+        if (n > 0) {
+            loop_batch(&l, n);
+            for (ssize_t i = 0; i < n; i++)
+                rd_kafka_message_destroy(l.msgs[i]);
+        }
+        now = ts_mono_ms();
+        if (now - l.last_housekeeping >= 1000) {
+            l.last_housekeeping = now;
+            loop_housekeeping(&l, now);
+        }
+        if (opts->exit_on_eof && store_is_connected(l.store) && consume_all_at_eof(l.cons) &&
+            !pipeline_pending(l.pipe) && pipeline_all_active(l.pipe)) {
+            log_info("loop", "every partition is at its end (--exit-on-eof)", "%s", "");
+            break;
+        }
+    }
+    const struct pipeline_counters *c = pipeline_counters(l.pipe);
+    double span = l.last_msg_ms > l.first_msg_ms ? (double)(l.last_msg_ms - l.first_msg_ms) : 0;
+    log_info("loop", "stopped", "consumed=%llu ok=%llu dup=%llu dlq=%llu too_old=%llu "
+                                "batches=%llu redis_round_trips=%llu first_to_last_ms=%.0f "
+                                "events_per_sec=%.0f",
+             (unsigned long long)l.consumed, (unsigned long long)c->ok, (unsigned long long)c->dup,
+             (unsigned long long)c->dlq, (unsigned long long)c->too_old,
+             (unsigned long long)c->batches, (unsigned long long)store_round_trips(l.store), span,
+             span > 0 ? (double)l.consumed * 1000.0 / span : 0.0);
+    loop_teardown(&l);
+    return rc;
+}

@@ -1,0 +1,132 @@
+/*
+ * pipeline.h — the stages between a consumed message and the windowed store.
+ *
+ *   message -> decode/validate -> de-duplicate -> aggregate -> (commit) store
+ *
+ * A pipeline tracks the partitions this instance owns (claim epoch, position,
+ * stream time, seen ids) and turns a batch of messages into one atomic flush.
+ * It knows nothing of librdkafka: messages arrive as struct pipeline_msg and
+ * the caller (loop.c, or a test) does the Kafka side — seeking where the
+ * pipeline says, publishing the DLQ records it hands back.
+ */
+#ifndef JD_PIPELINE_H
+#define JD_PIPELINE_H
+
+#include "core/config.h"
+#include "core/err.h"
+#include "decode/event.h"
+#include "store/store.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/** A consumed message, as the pipeline sees it. */
+struct pipeline_msg {
+    int32_t partition;
+    int64_t offset;
+    const void *value;
+    size_t len;
+    const struct event_header *headers;
+    size_t nheaders;
+};
+
+/** What became of one message. */
+enum pipeline_verdict {
+    PIPELINE_SKIP,    /**< not ours (unclaimed partition, or before the claimed position) */
+    PIPELINE_OK,      /**< aggregated */
+    PIPELINE_DUP,     /**< event_id seen within the dedup window: dropped, counted */
+    PIPELINE_TOO_OLD, /**< older than the longest retention: dropped, counted */
+    PIPELINE_DLQ,     /**< invalid: the caller must publish it to the DLQ before commit */
+};
+
+enum pipeline_part_state {
+    PIPELINE_UNCLAIMED, /**< assigned by Kafka, not (yet) claimed in Redis */
+    PIPELINE_ACTIVE,    /**< claimed; messages are applied */
+    PIPELINE_FENCED,    /**< another instance claimed it; wait for a new assignment */
+};
+
+/** Totals since start (for logs and metrics). */
+struct pipeline_counters {
+    uint64_t ok, dup, dlq, too_old, late, skipped;
+    uint64_t batches, refused, flush_errors;
+};
+
+struct pipeline;
+
+/**
+ * @brief Build a pipeline over \p store (borrowed) with identity \p owner.
+ * @param cfg borrowed; must outlive the pipeline.
+ */
+struct pipeline *pipeline_new(const struct config *cfg, struct store *store, const char *owner,
+                              char *errstr, size_t errstr_size);
+
+/** Free \p p; NULL is a no-op. */
+void pipeline_destroy(struct pipeline *p);
+
+/** Kafka assigned \p partition to us: track it as unclaimed. */
+void pipeline_assign(struct pipeline *p, int32_t partition);
+
+/** Kafka took \p partition away: forget it (any pending batch work for it is dropped). */
+void pipeline_revoke(struct pipeline *p, int32_t partition);
+
+/**
+ * @brief Claim \p partition in Redis (fencing earlier owners) and reload its
+ *        seen ids. The caller must then seek the partition to *offset.
+ * @param offset set to the stored resume offset, or -1 when none is stored
+ *        (start from the beginning).
+ */
+enum jd_err pipeline_claim(struct pipeline *p, int32_t partition, int64_t *offset, char *errstr,
+                           size_t errstr_size);
+
+/** @returns the state of \p partition (UNCLAIMED for unknown partitions). */
+enum pipeline_part_state pipeline_part_state(const struct pipeline *p, int32_t partition);
+
+/** @returns true if at least one partition is tracked and every tracked one is ACTIVE. */
+bool pipeline_all_active(const struct pipeline *p);
+
+/** @returns the number of tracked partitions; fills up to \p cap ids into \p out. */
+size_t pipeline_partitions(const struct pipeline *p, int32_t *out, size_t cap);
+
+/** Start a batch. */
+void pipeline_begin(struct pipeline *p);
+
+/**
+ * @brief Process one message of the batch.
+ * @param now_ms wall clock, only for the events.max_future check.
+ * @param reason, detail on PIPELINE_DLQ: the DLQ code and human text
+ *        (detail holds at least 256 bytes).
+ */
+enum pipeline_verdict pipeline_add(struct pipeline *p, const struct pipeline_msg *m,
+                                   int64_t now_ms, enum jd_err *reason, char *detail,
+                                   size_t detail_size);
+
+/** @returns true if the current batch holds anything to commit. */
+bool pipeline_pending(const struct pipeline *p);
+
+/**
+ * @brief Apply the batch to Redis atomically.
+ *
+ * On success the batch's partitions advance. On any failure nothing is
+ * applied and every partition of the batch goes back to UNCLAIMED (or
+ * FENCED): the caller re-claims and seeks them to Redis's offsets.
+ * @returns JD_OK, JD_ERR_GAP / JD_ERR_FENCED (refused), JD_ERR_REDIS
+ *          (unknown outcome: reconnect), JD_ERR_NOMEM.
+ */
+enum jd_err pipeline_commit(struct pipeline *p, char *errstr, size_t errstr_size);
+
+/** Abandon the batch (e.g. the DLQ could not be written): same effect as a refused commit. */
+void pipeline_abort(struct pipeline *p);
+
+/** Every tracked partition back to UNCLAIMED (after a Redis reconnect). */
+void pipeline_unclaim_all(struct pipeline *p);
+
+/**
+ * @brief Offsets applied so far per partition (to store in Kafka for lag monitoring).
+ * @returns the number filled.
+ */
+size_t pipeline_positions(const struct pipeline *p, int32_t *parts, int64_t *offsets, size_t cap);
+
+/** @returns the totals. */
+const struct pipeline_counters *pipeline_counters(const struct pipeline *p);
+
+#endif

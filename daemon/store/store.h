@@ -1,0 +1,242 @@
+/*
+ * store.h — everything journeyd keeps in Redis, behind one module.
+ *
+ * Writes happen in three atomic scripts (claim, flush, gc); reads are
+ * pipelined batches. Key layout (all under one hash tag, `{prefix}`, so every
+ * script is single-slot):
+ *
+ *   {P}:w:TYPE:SID:<m|h|d><chunk>   hash  window buckets: "<off>c" count,
+ *                                         v value-count, s sum (micros, decimal),
+ *                                         n min, x max, t last time, l last value
+ *   {P}:u:TYPE:SID:<m|h|d><index>   HLL   distinct users of one bucket
+ *   {P}:s:TYPE                      hash  series id -> canonical labels
+ *   {P}:types                       set   event types seen
+ *   {P}:p:TOPIC:PARTITION           hash  owner, epoch, next (offset), st (stream time)
+ *   {P}:parts                       set   the partition hashes
+ *   {P}:seen:TOPIC:PARTITION:SLICE  string 16-byte fingerprints of applied event ids
+ *   {P}:gc                          zset  key -> event time after which it may go
+ *   {P}:stats                       hash  exactly-once counters (ok:TYPE, dup, dlq, …)
+ *   {P}:meta                        hash  gc_cutoff
+ *
+ * Nothing here logs: errors come back as values with a message.
+ */
+#ifndef JD_STORE_H
+#define JD_STORE_H
+
+#include "aggregate/agg.h"
+#include "aggregate/window.h"
+#include "core/err.h"
+#include "core/jd.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/** Where Redis is, parsed from redis.url. */
+struct store_addr {
+    char host[256];
+    int port;
+    char path[512]; /**< unix socket path ("" for TCP) */
+    int db;
+    char password[256]; /**< from the URL, if any */
+};
+
+/**
+ * @brief Parse `redis://[:password@]host[:port][/db]` or
+ *        `unix:///path/to.sock[?db=N]`.
+ */
+enum jd_err store_addr_parse(const char *url, struct store_addr *out, char *errstr,
+                             size_t errstr_size);
+
+struct store_opts {
+    const char *url;
+    const char *password; /**< overrides the URL's; may be NULL or "" */
+    const char *prefix;
+    int64_t connect_timeout_ms;
+    int64_t command_timeout_ms;
+    struct window_retention retention;
+};
+
+struct store;
+
+/**
+ * @brief A store handle (not yet connected). Strings in \p opts are copied.
+ * @returns NULL with errstr on a bad URL or out of memory.
+ */
+struct store *store_new(const struct store_opts *opts, char *errstr, size_t errstr_size);
+
+/** Close and free; NULL is a no-op. */
+void store_destroy(struct store *s);
+
+/**
+ * @brief (Re)connect, authenticate, select the database and load the scripts.
+ *
+ * After any failure the caller must treat the outcome of in-flight writes as
+ * unknown and re-claim its partitions.
+ */
+enum jd_err store_connect(struct store *s, char *errstr, size_t errstr_size);
+
+/** Drop the connection (the next call needs store_connect()). */
+void store_disconnect(struct store *s);
+
+/** @returns true while the connection is believed healthy. */
+bool store_is_connected(const struct store *s);
+
+/** @returns the configured `maxmemory-policy` seen at connect ("" if unknown). */
+const char *store_maxmemory_policy(const struct store *s);
+
+/** @returns the number of Redis round trips made so far. */
+uint64_t store_round_trips(const struct store *s);
+
+/* ----------------------------------------------------------- partitions */
+
+struct store_claim {
+    int64_t epoch;
+    bool has_next;
+    int64_t next; /**< offset to resume from */
+    bool has_st;
+    int64_t st; /**< partition stream time (max event time applied), ms */
+};
+
+/**
+ * @brief Become the owner of \p topic / \p partition: bump its epoch and
+ *        read where it stands. Fences every earlier writer.
+ */
+enum jd_err store_claim(struct store *s, const char *topic, int32_t partition, const char *owner,
+                        struct store_claim *out, char *errstr, size_t errstr_size);
+
+/** Called by store_load_seen() once per stored slice. */
+typedef void(store_seen_cb)(void *opaque, int64_t slice, const void *blob, size_t len);
+
+/**
+ * @brief Read the persisted seen-id slices [from_slice, to_slice] of a partition.
+ * @note At most 64 slices per call.
+ */
+enum jd_err store_load_seen(struct store *s, const char *topic, int32_t partition,
+                            int64_t from_slice, int64_t to_slice, store_seen_cb *cb, void *opaque,
+                            char *errstr, size_t errstr_size);
+
+/* ---------------------------------------------------------------- flush */
+
+/** One partition's progress in a batch: messages [from, to) were consumed. */
+struct store_part {
+    int32_t partition;
+    int64_t epoch;
+    int64_t from, to;
+    int64_t st; /**< stream time after the batch */
+};
+
+/** Fingerprints to append to one seen slice. */
+struct store_seen {
+    int32_t partition;
+    int64_t slice;
+    int64_t expiry; /**< stream time after which the slice may be deleted */
+    const unsigned char *blob;
+    size_t len;
+};
+
+struct store_stat {
+    const char *field;
+    size_t field_len;
+    int64_t incr;
+};
+
+struct store_flush {
+    const char *topic;
+    const char *owner;
+    const struct store_part *parts;
+    size_t nparts;
+    const struct store_seen *seen;
+    size_t nseen;
+    const struct agg *agg; /**< sealed */
+    const struct store_stat *stats;
+    size_t nstats;
+};
+
+/** Why a partition's part of a batch was refused. */
+struct store_refusal {
+    size_t part;     /**< index into store_flush.parts */
+    enum jd_err why; /**< JD_ERR_FENCED or JD_ERR_GAP */
+    bool has_next;
+    int64_t next; /**< the stored offset to resume from */
+};
+
+/**
+ * @brief Apply a batch atomically (one script, one round trip).
+ * @returns JD_OK when applied; JD_ERR_GAP/JD_ERR_FENCED when refused with
+ *          nothing written (details in \p refused); JD_ERR_REDIS when the
+ *          outcome is unknown (connection lost: disconnect, reconnect, re-claim).
+ */
+enum jd_err store_flush(struct store *s, const struct store_flush *f,
+                        struct store_refusal *refused, size_t cap, size_t *nrefused, char *errstr,
+                        size_t errstr_size);
+
+/**
+ * @brief Delete what the oldest partition stream time has retired.
+ * @param limit most keys per call.
+ */
+enum jd_err store_gc(struct store *s, size_t limit, size_t *deleted, int64_t *cutoff,
+                     char *errstr, size_t errstr_size);
+
+/* ----------------------------------------------------------------- reads */
+
+/** A series of one type. */
+struct store_series {
+    uint64_t sid;
+    char *labels; /**< canonical encoding, NUL-terminated (owned by the list) */
+    size_t labels_len;
+};
+
+/**
+ * @brief List the series of \p type.
+ * @returns JD_OK with a malloc'd array (free with store_series_free()).
+ */
+enum jd_err store_list_series(struct store *s, const char *type, struct store_series **out,
+                              size_t *n, char *errstr, size_t errstr_size);
+
+/** Free a list from store_list_series(); NULL is a no-op. */
+void store_series_free(struct store_series *list, size_t n);
+
+/** A pipelined HMGET: fill key and fields; values come back owned by the request. */
+struct store_get {
+    char key[320];
+    const char **fields; /**< borrowed */
+    size_t nfields;
+    char **values; /**< out: NULL for missing fields; free with store_gets_free() */
+};
+
+/** Run \p n HMGETs in one round trip. */
+enum jd_err store_hmget(struct store *s, struct store_get *gets, size_t n, char *errstr,
+                        size_t errstr_size);
+
+/** Free the values of \p n requests. */
+void store_gets_free(struct store_get *gets, size_t n);
+
+/** PFCOUNT over the union of \p keys. */
+enum jd_err store_pfcount(struct store *s, char *const *keys, size_t n, int64_t *out,
+                          char *errstr, size_t errstr_size);
+
+/** Read a field of the stats hash (0 when absent). */
+enum jd_err store_stat_get(struct store *s, const char *field, int64_t *out, char *errstr,
+                           size_t errstr_size);
+
+/** Read the GC cutoff (event time below which buckets may be gone; INT64_MIN if none). */
+enum jd_err store_gc_cutoff(struct store *s, int64_t *out, char *errstr, size_t errstr_size);
+
+/* ------------------------------------------------------------------ keys */
+
+/** `{P}:w:TYPE:SID:<r><chunk>` for the chunk holding \p bucket. */
+size_t store_key_window(const struct store *s, char *buf, size_t size, struct jd_str type,
+                        uint64_t sid, enum window_res r, int64_t bucket);
+
+/** `{P}:u:TYPE:SID:<r><index>` for the bucket starting at \p bucket. */
+size_t store_key_hll(const struct store *s, char *buf, size_t size, struct jd_str type,
+                     uint64_t sid, enum window_res r, int64_t bucket);
+
+/** @returns the retention the store was configured with. */
+const struct window_retention *store_retention(const struct store *s);
+
+/** @returns the key prefix ("jd"). */
+const char *store_prefix(const struct store *s);
+
+#endif

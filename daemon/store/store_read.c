@@ -1,0 +1,249 @@
+/*
+ * store_read.c — pipelined reads of the windowed store for queries.
+ *
+ * Owns the read half of the key layout described in store.h. Each call is
+ * one round trip (a pipeline of commands); replies are copied out so callers
+ * never hold hiredis objects. Writes live in store.c.
+ */
+#include "store/store_int.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Same layout as store.c's builder; duplicated only for the read-only keys used here. */
+static void store_read_key(const struct store *s, char *buf, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void store_read_key(const struct store *s, char *buf, size_t size, const char *fmt, ...)
+{
+    va_list ap;
+    int n = snprintf(buf, size, "{%s}:", store_prefix(s));
+    va_start(ap, fmt);
+    vsnprintf(buf + n, size > (size_t)n ? size - (size_t)n : 0, fmt, ap);
+    va_end(ap);
+}
+
+static enum jd_err store_read_fail(struct store *s, char *errstr, size_t errstr_size,
+                                   const char *what)
+{
+    jd_errf(JD_ERR_REDIS, errstr, errstr_size, "%s: connection lost", what);
+    store_disconnect(s);
+    return JD_ERR_REDIS;
+}
+
+enum jd_err store_list_series(struct store *s, const char *type, struct store_series **out,
+                              size_t *n, char *errstr, size_t errstr_size)
+{
+    char key[320];
+    redisContext *ctx = store_ctx(s);
+    *out = NULL;
+    *n = 0;
+    if (!ctx)
+        return jd_errf(JD_ERR_REDIS, errstr, errstr_size, "not connected");
+    store_read_key(s, key, sizeof(key), "s:%s", type);
+    const char *argv[] = { "HGETALL", key };
+    size_t lens[] = { 7, strlen(key) };
+    redisReply *r = redisCommandArgv(ctx, 2, argv, lens);
+    if (!r)
+        return store_read_fail(s, errstr, errstr_size, "HGETALL");
+    if (r->type != REDIS_REPLY_ARRAY) {
+        enum jd_err e = jd_errf(JD_ERR_REDIS, errstr, errstr_size, "HGETALL %s: %s", key,
+                                r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+        freeReplyObject(r);
+        return e;
+    }
+    size_t cnt = r->elements / 2;
+    struct store_series *list = cnt ? calloc(cnt, sizeof(*list)) : NULL;
+    if (cnt && !list) {
+        freeReplyObject(r);
+        return jd_errf(JD_ERR_NOMEM, errstr, errstr_size, "out of memory");
+    }
+    size_t k = 0;
+    for (size_t i = 0; i + 1 < r->elements; i += 2) {
+        const redisReply *f = r->element[i], *v = r->element[i + 1];
+        if (f->type != REDIS_REPLY_STRING || v->type != REDIS_REPLY_STRING || f->len != 16)
+            continue;
+        char *end;
+        list[k].sid = strtoull(f->str, &end, 16);
+        list[k].labels = malloc(v->len + 1);
+        if (!list[k].labels) {
+            freeReplyObject(r);
+            store_series_free(list, k);
+            return jd_errf(JD_ERR_NOMEM, errstr, errstr_size, "out of memory");
+        }
+        memcpy(list[k].labels, v->str, v->len);
+        list[k].labels[v->len] = '\0';
+        list[k].labels_len = v->len;
+        k++;
+    }
+    freeReplyObject(r);
+    *out = list;
+    *n = k;
+    return JD_OK;
+}
+
+void store_series_free(struct store_series *list, size_t n)
+{
+    if (!list)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(list[i].labels);
+    free(list);
+}
+
+enum jd_err store_hmget(struct store *s, struct store_get *gets, size_t n, char *errstr,
+                        size_t errstr_size)
+{
+    redisContext *ctx = store_ctx(s);
+    const char **argv = NULL;
+    size_t *lens = NULL, maxf = 0;
+    enum jd_err err = JD_OK;
+
+    for (size_t i = 0; i < n; i++)
+        gets[i].values = NULL;
+    if (!ctx)
+        return jd_errf(JD_ERR_REDIS, errstr, errstr_size, "not connected");
+    for (size_t i = 0; i < n; i++)
+        if (gets[i].nfields > maxf)
+            maxf = gets[i].nfields;
+    argv = malloc((maxf + 2) * sizeof(*argv));
+    lens = malloc((maxf + 2) * sizeof(*lens));
+    if (!argv || !lens) {
+        err = jd_errf(JD_ERR_NOMEM, errstr, errstr_size, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        argv[0] = "HMGET";
+        lens[0] = 5;
+        argv[1] = gets[i].key;
+        lens[1] = strlen(gets[i].key);
+        for (size_t k = 0; k < gets[i].nfields; k++) {
+            argv[k + 2] = gets[i].fields[k];
+            lens[k + 2] = strlen(gets[i].fields[k]);
+        }
+        if (redisAppendCommandArgv(ctx, (int)gets[i].nfields + 2, argv, lens) != REDIS_OK) {
+            err = store_read_fail(s, errstr, errstr_size, "HMGET");
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        redisReply *r = NULL;
+        if (redisGetReply(ctx, (void **)&r) != REDIS_OK || !r) {
+            err = store_read_fail(s, errstr, errstr_size, "HMGET");
+            goto out;
+        }
+        if (r->type == REDIS_REPLY_ARRAY && r->elements == gets[i].nfields && err == JD_OK) {
+            gets[i].values = calloc(gets[i].nfields ? gets[i].nfields : 1, sizeof(char *));
+            if (!gets[i].values)
+                err = jd_errf(JD_ERR_NOMEM, errstr, errstr_size, "out of memory");
+            for (size_t k = 0; gets[i].values && k < r->elements; k++)
+                if (r->element[k]->type == REDIS_REPLY_STRING)
+                    gets[i].values[k] = strndup(r->element[k]->str, r->element[k]->len);
+        } else if (err == JD_OK) {
+            err = jd_errf(JD_ERR_REDIS, errstr, errstr_size, "HMGET %s: %s", gets[i].key,
+                          r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+        }
+        freeReplyObject(r);
+    }
+out:
+    free(argv);
+    free(lens);
+    return err;
+}
+
+void store_gets_free(struct store_get *gets, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!gets[i].values)
+            continue;
+        for (size_t k = 0; k < gets[i].nfields; k++)
+            free(gets[i].values[k]);
+        free(gets[i].values);
+        gets[i].values = NULL;
+    }
+}
+
+enum jd_err store_pfcount(struct store *s, char *const *keys, size_t n, int64_t *out,
+                          char *errstr, size_t errstr_size)
+{
+    redisContext *ctx = store_ctx(s);
+    *out = 0;
+    if (!ctx)
+        return jd_errf(JD_ERR_REDIS, errstr, errstr_size, "not connected");
+    if (n == 0)
+        return JD_OK;
+    const char **argv = malloc((n + 1) * sizeof(*argv));
+    size_t *lens = malloc((n + 1) * sizeof(*lens));
+    if (!argv || !lens) {
+        free(argv);
+        free(lens);
+        return jd_errf(JD_ERR_NOMEM, errstr, errstr_size, "out of memory");
+    }
+    argv[0] = "PFCOUNT";
+    lens[0] = 7;
+    for (size_t i = 0; i < n; i++) {
+        argv[i + 1] = keys[i];
+        lens[i + 1] = strlen(keys[i]);
+    }
+    redisReply *r = redisCommandArgv(ctx, (int)n + 1, argv, lens);
+    free(argv);
+    free(lens);
+    if (!r)
+        return store_read_fail(s, errstr, errstr_size, "PFCOUNT");
+    enum jd_err err = JD_OK;
+    if (r->type == REDIS_REPLY_INTEGER)
+        *out = r->integer;
+    else
+        err = jd_errf(JD_ERR_REDIS, errstr, errstr_size, "PFCOUNT: %s",
+                      r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+    freeReplyObject(r);
+    return err;
+}
+
+static enum jd_err store_read_hget_int(struct store *s, const char *key, const char *field,
+                                       bool *found, int64_t *out, char *errstr,
+                                       size_t errstr_size)
+{
+    redisContext *ctx = store_ctx(s);
+    *found = false;
+    if (!ctx)
+        return jd_errf(JD_ERR_REDIS, errstr, errstr_size, "not connected");
+    const char *argv[] = { "HGET", key, field };
+    size_t lens[] = { 4, strlen(key), strlen(field) };
+    redisReply *r = redisCommandArgv(ctx, 3, argv, lens);
+    if (!r)
+        return store_read_fail(s, errstr, errstr_size, "HGET");
+    enum jd_err err = JD_OK;
+    if (r->type == REDIS_REPLY_STRING) {
+        *out = strtoll(r->str, NULL, 10);
+        *found = true;
+    } else if (r->type != REDIS_REPLY_NIL) {
+        err = jd_errf(JD_ERR_REDIS, errstr, errstr_size, "HGET %s: %s", key,
+                      r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+    }
+    freeReplyObject(r);
+    return err;
+}
+
+enum jd_err store_stat_get(struct store *s, const char *field, int64_t *out, char *errstr,
+                           size_t errstr_size)
+{
+    char key[128];
+    bool found;
+    store_read_key(s, key, sizeof(key), "stats");
+    *out = 0;
+    return store_read_hget_int(s, key, field, &found, out, errstr, errstr_size);
+}
+
+enum jd_err store_gc_cutoff(struct store *s, int64_t *out, char *errstr, size_t errstr_size)
+{
+    char key[128];
+    bool found;
+    store_read_key(s, key, sizeof(key), "meta");
+    enum jd_err err = store_read_hget_int(s, key, "gc_cutoff", &found, out, errstr, errstr_size);
+    if (!found)
+        *out = INT64_MIN;
+    return err;
+}
