@@ -1,0 +1,516 @@
+/*
+ * test_pipeline.c — the pipeline against a real redis-server, no Kafka.
+ *
+ * A seeded stream of messages over several partitions, in every dialect
+ * (flat JSON, MessagePack, Segment, CloudEvents structured and binary), with
+ * re-sent duplicates, late events and malformed messages. The totals in
+ * Redis must equal an oracle computed here from the generated events:
+ *   - for several batch sizes (batching must not change a number);
+ *   - when the run "crashes" at a cut point (a batch processed but never
+ *     committed, the pipeline dropped) and a new instance resumes from the
+ *     offsets in Redis, for many cut points;
+ *   - when a zombie instance tries to write after being fenced.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "core/config.h"
+#include "core/ts.h"
+#include "evaluate/expr.h"
+#include "evaluate/query.h"
+#include "pipeline.h"
+#include "redis_spawn.h"
+#include "store/store.h"
+
+#include <math.h>
+#include <msgpack.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define T0 INT64_C(1795478400000) /* 2026-11-24T00:00:00Z */
+#define NPART 4
+#define NMSG 1500
+#define NUSERS 120
+
+struct gen_msg {
+    int32_t partition;
+    int64_t offset;
+    char *value;
+    size_t len;
+    struct event_header hdrs[6];
+    size_t nh;
+    char hdrbuf[6][64];
+    bool valid, dup;
+    int type; /* index into gen_types */
+    int channel;
+    int64_t value_micros;
+    bool has_value;
+    int user;
+};
+
+static const char *const gen_types[] = { "touch", "lead", "conversion", "cost" };
+static const char *const gen_channels[] = { "douyin", "wechat", "sem_baidu", "live" };
+
+struct fixture {
+    struct redis_spawn redis;
+    struct gen_msg msgs[NMSG];
+    size_t n;
+    int prefix_seq;
+    /* oracle */
+    int64_t count[4][4]; /* type x channel, valid unique events */
+    int64_t sum_micros[4];
+    int64_t dlq, dups;
+    int distinct_touch_users;
+};
+
+static uint64_t rng_state = 42;
+
+static uint64_t rng(void)
+{
+    uint64_t z = (rng_state += UINT64_C(0x9e3779b97f4a7c15));
+    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+    return z ^ (z >> 31);
+}
+
+static char *xasprintf(size_t *len, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static char *xasprintf(size_t *len, const char *fmt, ...)
+{
+    va_list ap;
+    char *s = NULL;
+    va_start(ap, fmt);
+    int n = vasprintf(&s, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        abort();
+    *len = (size_t)n;
+    return s;
+}
+
+static void pack_str(msgpack_packer *pk, const char *s)
+{
+    msgpack_pack_str(pk, strlen(s));
+    msgpack_pack_str_body(pk, s, strlen(s));
+}
+
+/* Encodes one valid event in one of five dialects. */
+static void gen_encode(struct gen_msg *m, const char *id, int64_t ts, int dialect)
+{
+    const char *type = gen_types[m->type], *ch = gen_channels[m->channel];
+    char user[32], val[48], tsbuf[TS_RFC3339_SIZE];
+    snprintf(user, sizeof(user), "u-%d", m->user);
+    snprintf(val, sizeof(val), "%lld.%06lld", (long long)(m->value_micros / 1000000),
+             (long long)(m->value_micros % 1000000));
+    ts_format_rfc3339(ts, tsbuf, sizeof(tsbuf));
+    bool has_user = m->type != 3;
+
+    switch (dialect) {
+    case 0: /* flat JSON, epoch ms */
+        m->value = xasprintf(&m->len,
+                             "{\"event_id\":\"%s\",\"type\":\"%s\",\"ts\":%lld%s%s%s,"
+                             "\"channel\":\"%s\"%s%s,\"props\":{\"device\":\"ios\"}}",
+                             id, type, (long long)ts, has_user ? ",\"user_id\":\"" : "",
+                             has_user ? user : "", has_user ? "\"" : "", ch,
+                             m->has_value ? ",\"value\":" : "", m->has_value ? val : "");
+        break;
+    case 1: { /* MessagePack, encoded by msgpack-c */
+        msgpack_sbuffer sb;
+        msgpack_packer pk;
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        msgpack_pack_map(&pk, 4 + has_user + m->has_value + 1);
+        pack_str(&pk, "event_id");
+        pack_str(&pk, id);
+        pack_str(&pk, "type");
+        pack_str(&pk, type);
+        pack_str(&pk, "ts");
+        msgpack_pack_int64(&pk, ts);
+        pack_str(&pk, "channel");
+        pack_str(&pk, ch);
+        if (has_user) {
+            pack_str(&pk, "user_id");
+            pack_str(&pk, user);
+        }
+        if (m->has_value) {
+            pack_str(&pk, "value");
+            msgpack_pack_double(&pk, (double)m->value_micros / 1e6);
+        }
+        pack_str(&pk, "props");
+        msgpack_pack_map(&pk, 1);
+        pack_str(&pk, "device");
+        pack_str(&pk, "ios");
+        m->value = malloc(sb.size);
+        memcpy(m->value, sb.data, sb.size);
+        m->len = sb.size;
+        msgpack_sbuffer_destroy(&sb);
+        break;
+    }
+    case 2: /* Segment track (the event name goes through type_map) */
+        m->value = xasprintf(
+            &m->len,
+            "{\"type\":\"track\",\"event\":\"%s\",\"messageId\":\"%s\",\"timestamp\":\"%s\","
+            "%s%s%s\"context\":{\"campaign\":{\"source\":\"%s\"}},"
+            "\"properties\":{\"device\":\"ios\"%s%s}}",
+            m->type == 2 ? "Order Completed" : type, id, tsbuf, has_user ? "\"userId\":\"" : "",
+            has_user ? user : "", has_user ? "\"," : "", ch, m->has_value ? ",\"revenue\":" : "",
+            m->has_value ? val : "");
+        break;
+    case 3: /* CloudEvents structured */
+        m->value = xasprintf(&m->len,
+                             "{\"specversion\":\"1.0\",\"id\":\"%s\",\"source\":\"/test\","
+                             "\"type\":\"%s\",\"time\":\"%s\"%s%s%s,\"data\":{\"channel\":\"%s\""
+                             "%s%s,\"props\":{\"device\":\"ios\"}}}",
+                             id, type, tsbuf, has_user ? ",\"subject\":\"" : "",
+                             has_user ? user : "", has_user ? "\"" : "", ch,
+                             m->has_value ? ",\"value\":" : "", m->has_value ? val : "");
+        break;
+    default: { /* CloudEvents binary: attributes in headers, data as the value */
+        const char *names[] = { "ce_specversion", "ce_id", "ce_type", "ce_time", "ce_subject" };
+        const char *vals[] = { "1.0", id, type, tsbuf, user };
+        size_t nh = has_user ? 5 : 4;
+        for (size_t i = 0; i < nh; i++) {
+            snprintf(m->hdrbuf[i], sizeof(m->hdrbuf[i]), "%s", vals[i]);
+            m->hdrs[i] = (struct event_header){ names[i], m->hdrbuf[i], strlen(m->hdrbuf[i]) };
+        }
+        m->nh = nh;
+        m->value = xasprintf(&m->len, "{\"channel\":\"%s\"%s%s,\"props\":{\"device\":\"ios\"}}",
+                             ch, m->has_value ? ",\"value\":" : "", m->has_value ? val : "");
+        break;
+    }
+    }
+}
+
+static void fix_headers(struct gen_msg *m)
+{
+    for (size_t i = 0; i < m->nh; i++)
+        m->hdrs[i].value = m->hdrbuf[i];
+}
+
+static void generate(struct fixture *f)
+{
+    int64_t next_offset[NPART] = { 0 };
+    bool touch_user[NUSERS] = { false };
+    size_t last_valid_in_part[NPART] = { 0 };
+    bool have_valid[NPART] = { false };
+
+    for (size_t i = 0; i < NMSG; i++) {
+        struct gen_msg *m = &f->msgs[i];
+        memset(m, 0, sizeof(*m));
+        m->user = (int)(rng() % NUSERS);
+        m->type = (int)(rng() % 4);
+        m->channel = (int)(rng() % 4);
+        m->partition = m->type == 3 ? (int32_t)(rng() % NPART) : m->user % NPART;
+        int r = (int)(rng() % 100);
+        if (r < 6 && have_valid[m->partition]) {
+            /* an upstream re-send: the very same bytes again, later on the same partition */
+            const struct gen_msg *o = &f->msgs[last_valid_in_part[m->partition]];
+            *m = *o;
+            m->value = malloc(o->len);
+            memcpy(m->value, o->value, o->len);
+            fix_headers(m);
+            m->dup = true;
+            m->offset = next_offset[m->partition]++;
+            f->dups++;
+            continue;
+        }
+        m->offset = next_offset[m->partition]++;
+        if (r < 10) {
+            static const char *const bad[] = {
+                "{\"event_id\":\"x\",\"type\":\"touch\"", "not json at all",
+                "{\"event_id\":\"x\",\"type\":\"Bad Type\",\"ts\":1}",
+                "{\"type\":\"lead\",\"ts\":\"2026-11-24T00:00:00Z\"}", "[1,2,3]",
+            };
+            const char *b = bad[rng() % 5];
+            m->value = strdup(b);
+            m->len = strlen(b);
+            f->dlq++;
+            continue;
+        }
+        m->valid = true;
+        m->has_value = m->type >= 2;
+        m->value_micros = m->has_value ? (int64_t)(rng() % 100000000) : 0;
+        /* mostly in order, some late by up to 10 minutes */
+        int64_t ts = T0 + (int64_t)i * 2000 - (rng() % 10 == 0 ? (int64_t)(rng() % 600000) : 0);
+        char id[32];
+        snprintf(id, sizeof(id), "ev-%zu", i);
+        gen_encode(m, id, ts, (int)(rng() % 5));
+        f->count[m->type][m->channel]++;
+        f->sum_micros[m->type] += m->value_micros;
+        if (m->type == 0 && !touch_user[m->user]) {
+            touch_user[m->user] = true;
+            f->distinct_touch_users++;
+        }
+        last_valid_in_part[m->partition] = i;
+        have_valid[m->partition] = true;
+    }
+    f->n = NMSG;
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    if (!f || redis_spawn_start(&f->redis) != 0)
+        return -1;
+    generate(f);
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    for (size_t i = 0; i < f->n; i++)
+        free(f->msgs[i].value);
+    redis_spawn_stop(&f->redis);
+    free(f);
+    return 0;
+}
+
+/* A pipeline instance: config, store and pipeline under one owner. */
+struct inst {
+    struct config *cfg;
+    struct store *store;
+    struct pipeline *pipe;
+};
+
+static void inst_open(struct inst *in, struct fixture *f, const char *prefix, const char *owner)
+{
+    char err[JD_ERRSTR_SIZE];
+    in->cfg = config_new();
+    assert_non_null(in->cfg);
+    assert_int_equal(config_set(in->cfg, "redis.url", f->redis.url, err, sizeof(err)), JD_OK);
+    assert_int_equal(config_set(in->cfg, "redis.prefix", prefix, err, sizeof(err)), JD_OK);
+    assert_int_equal(config_set(in->cfg, "events.type_map", "Order Completed=conversion", err,
+                                sizeof(err)),
+                     JD_OK);
+    struct store_opts so = { f->redis.url, NULL, prefix, 2000, 10000,
+                             { { 3 * JD_MS_DAY, 130 * JD_MS_DAY, 800 * JD_MS_DAY } } };
+    in->store = store_new(&so, err, sizeof(err));
+    assert_non_null(in->store);
+    assert_int_equal(store_connect(in->store, err, sizeof(err)), JD_OK);
+    in->pipe = pipeline_new(in->cfg, in->store, owner, err, sizeof(err));
+    assert_non_null(in->pipe);
+}
+
+static void inst_close(struct inst *in)
+{
+    pipeline_destroy(in->pipe);
+    store_destroy(in->store);
+    config_destroy(in->cfg);
+}
+
+/* Claims every partition; returns where each resumes. */
+static void inst_claim_all(struct inst *in, int64_t resume[NPART])
+{
+    char err[JD_ERRSTR_SIZE];
+    for (int32_t p = 0; p < NPART; p++) {
+        pipeline_assign(in->pipe, p);
+        assert_int_equal(pipeline_claim(in->pipe, p, &resume[p], err, sizeof(err)), JD_OK);
+    }
+}
+
+/*
+ * Feeds the messages (skipping those before each partition's resume point,
+ * as a consumer seeked there would) in batches of `batch`; the batch holding
+ * message `crash_at` is processed but never committed.
+ */
+static void inst_feed(struct inst *in, struct fixture *f, const int64_t resume[NPART],
+                      size_t batch, size_t crash_at, size_t *dlq_seen)
+{
+    char err[JD_ERRSTR_SIZE], detail[512];
+    size_t in_batch = 0;
+    pipeline_begin(in->pipe);
+    for (size_t i = 0; i < f->n; i++) {
+        struct gen_msg *m = &f->msgs[i];
+        if (resume[m->partition] >= 0 && m->offset < resume[m->partition])
+            continue;
+        struct pipeline_msg pm = { m->partition, m->offset, m->value, m->len, m->hdrs, m->nh };
+        enum jd_err reason;
+        enum pipeline_verdict v =
+            pipeline_add(in->pipe, &pm, INT64_MAX, &reason, detail, sizeof(detail));
+        if (v == PIPELINE_DLQ && dlq_seen)
+            (*dlq_seen)++;
+        assert_int_not_equal(v, PIPELINE_SKIP);
+        assert_int_equal(v == PIPELINE_DLQ, !m->valid && !m->dup);
+        if (i == crash_at)
+            return; /* crash: the open batch is lost */
+        if (++in_batch == batch) {
+            if (pipeline_commit(in->pipe, err, sizeof(err)) != JD_OK)
+                fail_msg("commit: %s", err);
+            pipeline_begin(in->pipe);
+            in_batch = 0;
+        }
+    }
+    if (pipeline_commit(in->pipe, err, sizeof(err)) != JD_OK)
+        fail_msg("commit: %s", err);
+}
+
+static int64_t q_int(struct store *s, const char *text)
+{
+    char err[JD_ERRSTR_SIZE], v[64];
+    struct query_result r;
+    struct expr_node *e = expr_parse(text, err, sizeof(err));
+    if (!e)
+        fail_msg("%s: %s", text, err);
+    if (query_eval(s, NULL, e, T0 + 24 * JD_MS_HOUR, &r, err, sizeof(err)) != JD_OK)
+        fail_msg("%s: %s", text, err);
+    int64_t out = 0;
+    if (r.n) {
+        query_format_value(&r.v[0], v, sizeof(v));
+        /* sums come back as decimals: compare in micros */
+        double d = strtod(v, NULL);
+        out = strchr(text, '.') && strstr(text, "value") ? (int64_t)llround(d * 1e6)
+                                                         : (int64_t)llround(d);
+    }
+    query_result_free(&r);
+    expr_free(e);
+    return out;
+}
+
+/* Every total in Redis equals the oracle. */
+static void check_totals(struct fixture *f, struct store *s)
+{
+    char q[256];
+    for (int t = 0; t < 4; t++) {
+        int64_t all = 0;
+        for (int c = 0; c < 4; c++) {
+            snprintf(q, sizeof(q), "count(%s{channel=\"%s\"}[2d])", gen_types[t], gen_channels[c]);
+            assert_int_equal(q_int(s, q), f->count[t][c]);
+            all += f->count[t][c];
+        }
+        snprintf(q, sizeof(q), "count(%s[2d])", gen_types[t]);
+        assert_int_equal(q_int(s, q), all);
+        if (t >= 2) {
+            snprintf(q, sizeof(q), "sum(%s.value[2d])", gen_types[t]);
+            assert_int_equal(q_int(s, q), f->sum_micros[t]);
+        }
+    }
+    int64_t d = q_int(s, "distinct(touch.user_id[2d])");
+    assert_true(fabs((double)(d - f->distinct_touch_users)) <= 0.02 * f->distinct_touch_users + 1);
+    int64_t dlq, dup;
+    char err[JD_ERRSTR_SIZE];
+    assert_int_equal(store_stat_get(s, "dlq", &dlq, err, sizeof(err)), JD_OK);
+    assert_int_equal(store_stat_get(s, "dup", &dup, err, sizeof(err)), JD_OK);
+    assert_int_equal(dlq, f->dlq);
+    assert_int_equal(dup, f->dups);
+}
+
+static void next_prefix(struct fixture *f, char *buf, size_t size)
+{
+    snprintf(buf, size, "p%d", f->prefix_seq++);
+}
+
+static void test_totals_any_batch_size(void **state)
+{
+    struct fixture *f = *state;
+    const size_t sizes[] = { 1, 7, 64, 500, NMSG };
+    for (size_t k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+        char prefix[16];
+        int64_t resume[NPART];
+        size_t dlq = 0;
+        struct inst in;
+        next_prefix(f, prefix, sizeof(prefix));
+        inst_open(&in, f, prefix, "solo");
+        inst_claim_all(&in, resume);
+        inst_feed(&in, f, resume, sizes[k], SIZE_MAX, &dlq);
+        assert_int_equal(dlq, f->dlq);
+        check_totals(f, in.store);
+        inst_close(&in);
+    }
+}
+
+static void test_crash_and_resume_at_every_cut(void **state)
+{
+    struct fixture *f = *state;
+    /* cut points spread over the stream, including the first and last message */
+    for (size_t cut = 0; cut < NMSG; cut += cut < 50 ? 7 : 97) {
+        char prefix[16];
+        int64_t resume[NPART];
+        struct inst a, b;
+        next_prefix(f, prefix, sizeof(prefix));
+        inst_open(&a, f, prefix, "first");
+        inst_claim_all(&a, resume);
+        inst_feed(&a, f, resume, 1 + cut % 50, cut, NULL);
+        inst_close(&a); /* the crash: no commit, no goodbye */
+
+        inst_open(&b, f, prefix, "second");
+        inst_claim_all(&b, resume);
+        inst_feed(&b, f, resume, 33, SIZE_MAX, NULL);
+        check_totals(f, b.store);
+        inst_close(&b);
+    }
+}
+
+static void test_zombie_is_fenced(void **state)
+{
+    struct fixture *f = *state;
+    char prefix[16], err[JD_ERRSTR_SIZE], detail[512];
+    int64_t resume[NPART], resume2[NPART];
+    struct inst zombie, owner;
+    next_prefix(f, prefix, sizeof(prefix));
+
+    inst_open(&zombie, f, prefix, "zombie");
+    inst_claim_all(&zombie, resume);
+    inst_open(&owner, f, prefix, "owner");
+    inst_claim_all(&owner, resume2); /* a rebalance gave the partitions to another instance */
+
+    pipeline_begin(zombie.pipe);
+    for (size_t i = 0; i < 50; i++) {
+        struct gen_msg *m = &f->msgs[i];
+        struct pipeline_msg pm = { m->partition, m->offset, m->value, m->len, m->hdrs, m->nh };
+        enum jd_err reason;
+        pipeline_add(zombie.pipe, &pm, INT64_MAX, &reason, detail, sizeof(detail));
+    }
+    assert_int_equal(pipeline_commit(zombie.pipe, err, sizeof(err)), JD_ERR_FENCED);
+    for (int32_t p = 0; p < NPART; p++)
+        if (pipeline_part_state(zombie.pipe, p) != PIPELINE_ACTIVE)
+            assert_int_not_equal(pipeline_part_state(zombie.pipe, p), PIPELINE_ACTIVE);
+    assert_int_equal(q_int(owner.store, "count(touch[2d])"), 0);
+
+    /* the rightful owner processes everything; totals are exact */
+    inst_feed(&owner, f, resume2, 100, SIZE_MAX, NULL);
+    check_totals(f, owner.store);
+    inst_close(&zombie);
+    inst_close(&owner);
+}
+
+static void test_redis_restart_between_batches(void **state)
+{
+    struct fixture *f = *state;
+    char prefix[16], err[JD_ERRSTR_SIZE];
+    int64_t resume[NPART];
+    struct inst in;
+    next_prefix(f, prefix, sizeof(prefix));
+
+    inst_open(&in, f, prefix, "solo");
+    inst_claim_all(&in, resume);
+    inst_feed(&in, f, resume, 40, 700, NULL); /* stops with an open batch */
+    redis_spawn_kill(&f->redis, true);
+    assert_int_equal(pipeline_commit(in.pipe, err, sizeof(err)), JD_ERR_REDIS);
+    pipeline_unclaim_all(in.pipe);
+    assert_int_equal(redis_spawn_restart(&f->redis), 0);
+    assert_int_equal(store_connect(in.store, err, sizeof(err)), JD_OK);
+    inst_claim_all(&in, resume);
+    inst_feed(&in, f, resume, 40, SIZE_MAX, NULL);
+    check_totals(f, in.store);
+    inst_close(&in);
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_totals_any_batch_size),
+        cmocka_unit_test(test_crash_and_resume_at_every_cut),
+        cmocka_unit_test(test_zombie_is_fenced),
+        cmocka_unit_test(test_redis_restart_between_batches),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}

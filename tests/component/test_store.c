@@ -1,0 +1,374 @@
+/*
+ * test_store.c — the Redis write protocol against a real redis-server:
+ * claim epochs, the flush script's continuity and fencing checks (nothing
+ * written when refused), exact sums beyond 2^53 and int64, min/max/last
+ * merging across flushes, seen-id slices, GC by event time, and a Redis
+ * restart mid-run.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "aggregate/agg.h"
+#include "aggregate/series.h"
+#include "core/ts.h"
+#include "evaluate/expr.h"
+#include "evaluate/query.h"
+#include "redis_spawn.h"
+#include "store/store.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define T0 INT64_C(1795478400000) /* 2026-11-24T00:00:00Z */
+
+struct fixture {
+    struct redis_spawn redis;
+    struct store *store;
+    struct agg *agg;
+};
+
+static struct store *new_store(struct fixture *f, const char *prefix, int64_t minute_retention)
+{
+    char err[JD_ERRSTR_SIZE];
+    struct store_opts o = { f->redis.url, NULL, prefix, 2000, 5000,
+                            { { minute_retention, 130 * JD_MS_DAY, 800 * JD_MS_DAY } } };
+    struct store *s = store_new(&o, err, sizeof(err));
+    assert_non_null(s);
+    assert_int_equal(store_connect(s, err, sizeof(err)), JD_OK);
+    return s;
+}
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    if (!f || redis_spawn_start(&f->redis) != 0)
+        return -1;
+    f->store = new_store(f, "t", 3 * JD_MS_DAY);
+    f->agg = agg_new();
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    agg_destroy(f->agg);
+    store_destroy(f->store);
+    redis_spawn_stop(&f->redis);
+    free(f);
+    return 0;
+}
+
+/* Folds one flat event (type, channel, ts, value, user) into the batch. */
+static void add(struct agg *a, const char *type, const char *channel, int64_t ts, bool has_value,
+                int64_t value, const char *user)
+{
+    struct event ev;
+    char labels[256];
+    memset(&ev, 0, sizeof(ev));
+    ev.type = jd_str_c(type);
+    ev.channel = jd_str_c(channel);
+    size_t n = series_labels_encode(&ev, labels);
+    uint64_t sid = series_id(ev.type, labels, n);
+    assert_true(agg_add(a, sid, ev.type, (struct jd_str){ labels, n }, ts, has_value, value,
+                        jd_str_c(user)));
+}
+
+static enum jd_err flush(struct fixture *f, struct store *s, int32_t partition, const char *owner,
+                         int64_t epoch, int64_t from, int64_t to, int64_t st,
+                         struct store_refusal *ref, size_t *nref)
+{
+    char err[JD_ERRSTR_SIZE];
+    struct store_part part = { partition, epoch, from, to, st };
+    assert_true(agg_seal(f->agg));
+    struct store_flush fl = { "ev", owner, &part, 1, NULL, 0, f->agg, NULL, 0 };
+    enum jd_err e = store_flush(s, &fl, ref, 8, nref, err, sizeof(err));
+    agg_reset(f->agg);
+    return e;
+}
+
+/* Evaluates an expression at `at` and returns the only sample's exact text. */
+static void query1(struct store *s, const char *text, int64_t at, char *out, size_t size)
+{
+    char err[JD_ERRSTR_SIZE];
+    struct query_result r;
+    struct expr_node *e = expr_parse(text, err, sizeof(err));
+    if (!e)
+        fail_msg("%s: %s", text, err);
+    enum jd_err qe = query_eval(s, NULL, e, at, &r, err, sizeof(err));
+    if (qe)
+        fail_msg("%s: %s", text, err);
+    if (r.n == 0)
+        snprintf(out, size, "(none)");
+    else
+        query_format_value(&r.v[0], out, size);
+    query_result_free(&r);
+    expr_free(e);
+}
+
+static void test_claim_epochs(void **state)
+{
+    struct fixture *f = *state;
+    struct store_claim c;
+    char err[JD_ERRSTR_SIZE];
+    assert_int_equal(store_claim(f->store, "ev", 3, "a", &c, err, sizeof(err)), JD_OK);
+    assert_int_equal(c.epoch, 1);
+    assert_false(c.has_next);
+    assert_false(c.has_st);
+    assert_int_equal(store_claim(f->store, "ev", 3, "b", &c, err, sizeof(err)), JD_OK);
+    assert_int_equal(c.epoch, 2);
+}
+
+static void test_flush_continuity_and_values(void **state)
+{
+    struct fixture *f = *state;
+    struct store_claim c;
+    struct store_refusal ref[8];
+    size_t nref;
+    char err[JD_ERRSTR_SIZE], v[64];
+
+    assert_int_equal(store_claim(f->store, "ev", 0, "a", &c, err, sizeof(err)), JD_OK);
+    add(f->agg, "order", "web", T0 + 1000, true, 2500000, "u1");
+    add(f->agg, "order", "web", T0 + 61000, true, 1500000, "u2");
+    add(f->agg, "order", "app", T0 + 2000, true, -500000, "u1");
+    assert_int_equal(flush(f, f->store, 0, "a", c.epoch, 100, 110, T0 + 61000, ref, &nref), JD_OK);
+
+    /* the same batch again: refused as a gap, nothing applied twice */
+    add(f->agg, "order", "web", T0 + 1000, true, 2500000, "u1");
+    assert_int_equal(flush(f, f->store, 0, "a", c.epoch, 100, 110, T0 + 61000, ref, &nref),
+                     JD_ERR_GAP);
+    assert_int_equal(nref, 1);
+    assert_true(ref[0].has_next);
+    assert_int_equal(ref[0].next, 110);
+
+    /* the next batch continues */
+    add(f->agg, "order", "web", T0 + 3000, true, 1000000, "u3");
+    assert_int_equal(flush(f, f->store, 0, "a", c.epoch, 110, 111, T0 + 61000, ref, &nref), JD_OK);
+
+    int64_t at = T0 + 10 * JD_MS_MINUTE;
+    query1(f->store, "count(order[10m])", at, v, sizeof(v));
+    assert_string_equal(v, "4");
+    query1(f->store, "sum(order.value[10m])", at, v, sizeof(v));
+    assert_string_equal(v, "4.5");
+    query1(f->store, "sum by (channel) (order.value[10m])", at, v, sizeof(v));
+    assert_string_equal(v, "-0.5"); /* app sorts first */
+    query1(f->store, "min(order.value[10m])", at, v, sizeof(v));
+    assert_string_equal(v, "-0.5");
+    query1(f->store, "max(order.value[10m])", at, v, sizeof(v));
+    assert_string_equal(v, "2.5");
+    query1(f->store, "last(order.value[10m])", at, v, sizeof(v));
+    assert_string_equal(v, "1.5"); /* latest event time, not latest applied */
+    query1(f->store, "distinct(order.user_id[10m])", at, v, sizeof(v));
+    assert_string_equal(v, "3");
+    /* half-open window: [T0+1m, T0+2m) holds only the event at T0+61s */
+    query1(f->store, "count(order[1m])", T0 + 2 * JD_MS_MINUTE, v, sizeof(v));
+    assert_string_equal(v, "1");
+    query1(f->store, "count(order[1m])", T0 + JD_MS_MINUTE, v, sizeof(v));
+    assert_string_equal(v, "3");
+
+    /* reclaim returns the stored position */
+    assert_int_equal(store_claim(f->store, "ev", 0, "a", &c, err, sizeof(err)), JD_OK);
+    assert_true(c.has_next);
+    assert_int_equal(c.next, 111);
+    assert_int_equal(c.st, T0 + 61000);
+}
+
+static void test_fencing_writes_nothing(void **state)
+{
+    struct fixture *f = *state;
+    struct store_claim a, b;
+    struct store_refusal ref[8];
+    size_t nref;
+    char err[JD_ERRSTR_SIZE], v[64];
+
+    assert_int_equal(store_claim(f->store, "ev", 1, "zombie", &a, err, sizeof(err)), JD_OK);
+    assert_int_equal(store_claim(f->store, "ev", 1, "new-owner", &b, err, sizeof(err)), JD_OK);
+    add(f->agg, "lead", "web", T0, false, 0, "u1");
+    assert_int_equal(flush(f, f->store, 1, "zombie", a.epoch, 0, 1, T0, ref, &nref), JD_ERR_FENCED);
+    assert_int_equal(ref[0].why, JD_ERR_FENCED);
+    query1(f->store, "count(lead[1h])", T0 + JD_MS_HOUR, v, sizeof(v));
+    assert_string_equal(v, "0");
+    /* the rightful owner writes */
+    add(f->agg, "lead", "web", T0, false, 0, "u1");
+    assert_int_equal(flush(f, f->store, 1, "new-owner", b.epoch, 0, 1, T0, ref, &nref), JD_OK);
+    query1(f->store, "count(lead[1h])", T0 + JD_MS_HOUR, v, sizeof(v));
+    assert_string_equal(v, "1");
+}
+
+static void test_exact_large_sums(void **state)
+{
+    struct fixture *f = *state;
+    struct store_claim c;
+    struct store_refusal ref[8];
+    size_t nref;
+    char err[JD_ERRSTR_SIZE], v[64];
+    /* 9e12 units is the largest accepted value: micros 9e18, just under INT64_MAX */
+    const int64_t big = INT64_C(9000000000000000000);
+
+    assert_int_equal(store_claim(f->store, "ev", 2, "a", &c, err, sizeof(err)), JD_OK);
+    int64_t next = 0;
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < 3; i++)
+            add(f->agg, "gmv", "web", T0 + i * 1000, true, big, "u");
+        add(f->agg, "gmv", "web", T0 + 5000, true, 1, "u"); /* one micro */
+        assert_int_equal(flush(f, f->store, 2, "a", c.epoch, next, next + 4, T0 + 5000, ref, &nref),
+                         JD_OK);
+        next += 4;
+    }
+    /* 9 × 9e12 + 3 micros: beyond int64 micros, exact to the last digit */
+    query1(f->store, "sum(gmv.value[1h])", T0 + JD_MS_HOUR, v, sizeof(v));
+    assert_string_equal(v, "81000000000000.000003");
+    query1(f->store, "max(gmv.value[1h])", T0 + JD_MS_HOUR, v, sizeof(v));
+    assert_string_equal(v, "9000000000000");
+    query1(f->store, "min(gmv.value[1h])", T0 + JD_MS_HOUR, v, sizeof(v));
+    assert_string_equal(v, "0.000001");
+    query1(f->store, "count(gmv.value[1h])", T0 + JD_MS_HOUR, v, sizeof(v));
+    assert_string_equal(v, "12");
+}
+
+static void test_last_ties(void **state)
+{
+    struct fixture *f = *state;
+    struct store_claim c;
+    struct store_refusal ref[8];
+    size_t nref;
+    char err[JD_ERRSTR_SIZE], v[64];
+
+    assert_int_equal(store_claim(f->store, "ev", 4, "a", &c, err, sizeof(err)), JD_OK);
+    /* same event time in two batches: the larger value wins whatever the order */
+    add(f->agg, "gauge", "x", T0 + 30000, true, 7000000, "");
+    assert_int_equal(flush(f, f->store, 4, "a", c.epoch, 0, 1, T0, ref, &nref), JD_OK);
+    add(f->agg, "gauge", "x", T0 + 30000, true, 3000000, "");
+    add(f->agg, "gauge", "x", T0 + 10000, true, 9000000, "");
+    assert_int_equal(flush(f, f->store, 4, "a", c.epoch, 1, 3, T0, ref, &nref), JD_OK);
+    query1(f->store, "last(gauge.value[1m])", T0 + JD_MS_MINUTE, v, sizeof(v));
+    assert_string_equal(v, "7");
+}
+
+static void seen_cb(void *opaque, int64_t slice, const void *blob, size_t len)
+{
+    size_t *total = opaque;
+    (void)slice;
+    (void)blob;
+    *total += len;
+}
+
+static void test_seen_slices(void **state)
+{
+    struct fixture *f = *state;
+    struct store_claim c;
+    struct store_refusal ref[8];
+    size_t nref, total = 0;
+    char err[JD_ERRSTR_SIZE];
+    unsigned char blob[32];
+    memset(blob, 0xab, sizeof(blob));
+
+    assert_int_equal(store_claim(f->store, "ev", 5, "a", &c, err, sizeof(err)), JD_OK);
+    struct store_part part = { 5, c.epoch, 0, 2, T0 };
+    struct store_seen seen[2] = { { 5, 100, T0 + JD_MS_DAY, blob, 16 },
+                                  { 5, 101, T0 + JD_MS_DAY, blob, 32 } };
+    assert_true(agg_seal(f->agg));
+    struct store_flush fl = { "ev", "a", &part, 1, seen, 2, f->agg, NULL, 0 };
+    assert_int_equal(store_flush(f->store, &fl, ref, 8, &nref, err, sizeof(err)), JD_OK);
+    agg_reset(f->agg);
+    assert_int_equal(store_load_seen(f->store, "ev", 5, 99, 101, seen_cb, &total, err,
+                                     sizeof(err)),
+                     JD_OK);
+    assert_int_equal(total, 48);
+}
+
+static void test_gc_by_event_time(void **state)
+{
+    struct fixture *f = *state;
+    struct store_claim c;
+    struct store_refusal ref[8];
+    size_t nref, deleted;
+    int64_t cutoff;
+    char err[JD_ERRSTR_SIZE], v[64];
+    /*
+     * A deployment of its own (prefix), whose minute buckets live one hour of
+     * event time: GC follows the oldest partition of a deployment.
+     */
+    struct store *s = new_store(f, "gc", JD_MS_HOUR);
+
+    assert_int_equal(store_claim(s, "ev", 7, "a", &c, err, sizeof(err)), JD_OK);
+    add(f->agg, "visit", "web", T0 + 5 * JD_MS_MINUTE + 1000, false, 0, "u1");
+    assert_int_equal(flush(f, s, 7, "a", c.epoch, 0, 1, T0 + 5 * JD_MS_MINUTE, ref, &nref), JD_OK);
+    /* the wall clock is years away from T0 and nothing expires: retention is event time */
+    assert_int_equal(store_gc(s, 1000, &deleted, &cutoff, err, sizeof(err)), JD_OK);
+    assert_int_equal(deleted, 0);
+    query1(s, "count(visit[1m])", T0 + 6 * JD_MS_MINUTE, v, sizeof(v));
+    assert_string_equal(v, "1");
+
+    /* stream time moves 3 hours on: the minute chunk and sketches go, hours stay */
+    add(f->agg, "visit", "web", T0 + 3 * JD_MS_HOUR, false, 0, "u2");
+    assert_int_equal(flush(f, s, 7, "a", c.epoch, 1, 2, T0 + 3 * JD_MS_HOUR, ref, &nref), JD_OK);
+    assert_int_equal(store_gc(s, 1000, &deleted, &cutoff, err, sizeof(err)), JD_OK);
+    assert_true(deleted >= 2);
+    assert_int_equal(cutoff, T0 + 3 * JD_MS_HOUR);
+
+    /* a minute-edged range into the expired part is refused, not silently smaller */
+    struct expr_node *e = expr_parse("count(visit[1m])", err, sizeof(err));
+    struct query_result r;
+    assert_int_equal(query_eval(s, NULL, e, T0 + 6 * JD_MS_MINUTE, &r, err, sizeof(err)),
+                     JD_ERR_RANGE);
+    assert_non_null(strstr(err, "windows.retention.minute"));
+    expr_free(e);
+    /* hour buckets are still kept */
+    query1(s, "count(visit[4h])", T0 + 4 * JD_MS_HOUR, v, sizeof(v));
+    assert_string_equal(v, "2");
+    store_destroy(s);
+}
+
+static void test_redis_restart(void **state)
+{
+    struct fixture *f = *state;
+    struct store_claim c;
+    struct store_refusal ref[8];
+    size_t nref;
+    char err[JD_ERRSTR_SIZE], v[64];
+
+    assert_int_equal(store_claim(f->store, "ev", 6, "a", &c, err, sizeof(err)), JD_OK);
+    add(f->agg, "tick", "x", T0, false, 0, "");
+    assert_int_equal(flush(f, f->store, 6, "a", c.epoch, 0, 1, T0, ref, &nref), JD_OK);
+
+    redis_spawn_kill(&f->redis, true);
+    add(f->agg, "tick", "x", T0, false, 0, "");
+    assert_int_equal(flush(f, f->store, 6, "a", c.epoch, 1, 2, T0, ref, &nref), JD_ERR_REDIS);
+    assert_false(store_is_connected(f->store));
+    assert_int_equal(store_connect(f->store, err, sizeof(err)), JD_ERR_REDIS);
+
+    /* AOF (everysec) kept the first batch across the SIGKILL */
+    assert_int_equal(redis_spawn_restart(&f->redis), 0);
+    assert_int_equal(store_connect(f->store, err, sizeof(err)), JD_OK);
+    assert_int_equal(store_claim(f->store, "ev", 6, "a", &c, err, sizeof(err)), JD_OK);
+    if (c.has_next) {
+        assert_int_equal(c.next, 1);
+        add(f->agg, "tick", "x", T0, false, 0, "");
+        assert_int_equal(flush(f, f->store, 6, "a", c.epoch, 1, 2, T0, ref, &nref), JD_OK);
+        query1(f->store, "count(tick[1h])", T0 + JD_MS_HOUR, v, sizeof(v));
+        assert_string_equal(v, "2");
+    }
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN); /* a killed Redis must be an error reply, not a dead test */
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_claim_epochs),
+        cmocka_unit_test(test_flush_continuity_and_values),
+        cmocka_unit_test(test_fencing_writes_nothing),
+        cmocka_unit_test(test_exact_large_sums),
+        cmocka_unit_test(test_last_ties),
+        cmocka_unit_test(test_seen_slices),
+        cmocka_unit_test(test_gc_by_event_time),
+        cmocka_unit_test(test_redis_restart),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
