@@ -1,0 +1,111 @@
+#!/usr/bin/python3
+"""End to end: the journeyd binary, a Kafka-protocol broker, a real Redis.
+
+A seeded stream in all dialects (flat JSON, MessagePack, Segment, CloudEvents
+structured and binary) with re-sent duplicates and malformed messages is
+produced by python3-confluent-kafka. journeyd runs to the end of the topic
+(--exit-on-eof); every total from `journeyctl query` must equal the oracle
+computed from the generator, the DLQ must hold exactly the malformed
+messages with their reason headers, and a second run over the same topic
+must change nothing. Also: the command-line contract (--version,
+--check-config, exit 78 with file:line:col, SIGTERM drains and exits 0),
+and Redis being down at start.
+"""
+import os
+import signal
+import subprocess
+import time
+
+import jdtest as jt
+
+tap = jt.Tap()
+TOPICS = ["journey.events", "journey.events.dlq", "journey.alerts"]
+work = jt.workdir("e2e")
+redis = jt.Redis(work)
+broker = None
+try:
+    # --- the command-line contract ---------------------------------------
+    r = subprocess.run([jt.JOURNEYD, "--version"], capture_output=True, text=True)
+    tap.ok(r.returncode == 0 and all(x in r.stdout for x in
+                                    ("journeyd", "librdkafka", "hiredis", "msgpack-c", "libyaml")),
+           "--version names journeyd and its libraries", r.stdout)
+    bad = os.path.join(work, "bad.yaml")
+    with open(bad, "w") as f:
+        f.write("kafka:\n  bokers: x\nredis:\n  url: 5\n  prefix: jd\nbatch:\n  max_events: -1\n")
+    r = subprocess.run([jt.JOURNEYD, "--check-config", "-c", bad], capture_output=True, text=True)
+    tap.eq(r.returncode, 78, "--check-config on a bad file exits 78")
+    tap.ok(f"{bad}:2:3: unknown key 'kafka.bokers' (did you mean 'kafka.brokers'?)" in r.stderr,
+           "unknown key reported as file:line:col with a suggestion", r.stderr)
+    tap.ok(f"{bad}:7:15: batch.max_events: must be between" in r.stderr,
+           "every error is reported, not just the first", r.stderr)
+    r = subprocess.run([jt.JOURNEYD, "--check-config", "-c", bad], capture_output=True, text=True,
+                       env=dict(os.environ, JOURNEYD_KAFKA_GROPU="x"))
+    tap.ok("JOURNEYD_KAFKA_GROPU is not a journeyd setting" in r.stderr,
+           "unknown JOURNEYD_ environment variables are errors", r.stderr)
+
+    # --- the stream --------------------------------------------------------
+    redis.start()
+    broker = jt.Broker(8, TOPICS)
+    msgs, oracle = jt.generate(20000, seed=7)
+    tap.diag(f"{len(msgs)} messages: {oracle['bad']} malformed, {oracle['dups']} re-sent")
+    jt.produce(broker.bootstrap, "journey.events", msgs)
+
+    jd = jt.Journeyd(work, broker.bootstrap, redis.url)
+    jd.start(exit_on_eof=True)
+    rc = jd.wait(timeout=300)
+    tap.eq(rc, 0, "journeyd --exit-on-eof drains the topic and exits 0")
+    if rc:
+        tap.diag(jd.tail())
+    at = jt.T0_MS + 5 * 86400000  # [at - 7d, at) holds the whole stream
+    jt.check_totals(tap, jd, oracle, at, "first run")
+
+    dlq = jt.read_topic(broker.bootstrap, "journey.events.dlq")
+    tap.eq(len(dlq), oracle["bad"], "the DLQ holds exactly the malformed messages")
+    tap.eq(sorted(jt.payload_bytes(d) for d in dlq),
+           sorted(m["value"] for m in msgs if m["kind"] == "bad"),
+           "dead letters carry the original bytes")
+    hdr_ok = all({"journeyd.error", "journeyd.detail", "journeyd.source.topic",
+                  "journeyd.source.partition", "journeyd.source.offset"} <=
+                 set(d["headers"][0::2]) for d in dlq)
+    tap.ok(hdr_ok, "every dead letter has reason and source headers")
+    reasons = {d["headers"][d["headers"].index("journeyd.error") + 1] for d in dlq}
+    tap.ok(reasons <= {"json_syntax", "bad_type", "missing_field", "not_object", "bad_utf8",
+                       "bad_ts"} and len(reasons) >= 4, f"DLQ reasons are machine codes: {sorted(reasons)}")
+    stats = dict(zip(*[iter(redis.cli("HGETALL", "{jd}:stats").split("\n"))] * 2))
+    tap.eq(int(stats.get("dup", 0)), oracle["dups"], "duplicates counted exactly once each")
+    tap.eq(int(stats.get("dlq", 0)), oracle["bad"], "DLQ count recorded with the batch")
+
+    # --- a second run over the same topic changes nothing --------------------
+    jd.start(exit_on_eof=True)
+    tap.eq(jd.wait(timeout=300), 0, "second run exits 0")
+    jt.check_totals(tap, jd, oracle, at, "after a second run")
+
+    # --- SIGTERM drains and exits 0 ------------------------------------------
+    jd.start(exit_on_eof=False)
+    time.sleep(5)
+    jd.proc.send_signal(signal.SIGTERM)
+    tap.eq(jd.wait(timeout=60), 0, "SIGTERM: drain and exit 0")
+
+    # --- Redis down at start: pause, retry, resume -----------------------------
+    redis.kill()
+    more, oracle2 = jt.generate(3000, seed=8, t0=jt.T0_MS + 86400000)
+    jt.produce(broker.bootstrap, "journey.events", more)
+    jd.start(exit_on_eof=True)
+    time.sleep(4)
+    tap.ok(jd.proc.poll() is None, "journeyd keeps running while Redis is down")
+    redis.start()
+    tap.eq(jd.wait(timeout=300), 0, "resumes once Redis is back and drains")
+    merged = {"count": {}, "count_by_channel": {}, "sum_micros": {}, "sum_by_channel": {},
+              "touch_users": oracle["touch_users"] | oracle2["touch_users"]}
+    for k in ("count", "count_by_channel", "sum_micros", "sum_by_channel"):
+        for o in (oracle, oracle2):
+            for kk, v in o[k].items():
+                merged[k][kk] = merged[k].get(kk, 0) + v
+    jt.check_totals(tap, jd, merged, at + 86400000, "after the Redis outage")
+    tap.ok("Redis" in jd.tail(200), "the outage is logged", jd.tail(5))
+finally:
+    if broker:
+        broker.stop()
+    redis.kill()
+    jt.cleanup(work)
+tap.done()
