@@ -28,22 +28,16 @@ struct pipeline_seg {
     size_t off, len;
 };
 
-struct pipeline_part {
-    bool tracked;
-    enum pipeline_part_state state;
-    int64_t epoch;
-    int64_t pos;  /* next offset expected; -1: nothing stored, take the first we see */
-    int64_t from; /* pos when the batch began */
-    int64_t st;   /* stream time applied in Redis (INT64_MIN: none) */
-    int64_t bst;  /* stream time including the current batch */
-    bool in_batch;
-    struct dedup *seen;
-    /* this batch's fingerprints, by slice */
-    unsigned char *fp;
+/* One partition's share of one batch. */
+struct pipeline_bpart {
+    bool in;
+    int64_t from, to; /* offsets [from, to) */
+    int64_t st;       /* stream time at the end of the batch */
+    unsigned char *fp; /* the batch's seen-id fingerprints, by slice */
     size_t fplen, fpcap;
     struct pipeline_seg *segs;
     size_t nsegs, capsegs;
-    uint64_t b_dup, b_dlq, b_too_old, b_late;
+    uint64_t dup, dlq, too_old, late;
 };
 
 struct pipeline_typecount {
@@ -52,28 +46,51 @@ struct pipeline_typecount {
     int64_t n;
 };
 
-struct pipeline {
-    const struct config *cfg;
-    struct store *store;
-    char *owner;
-    struct event_decoder *dec;
+/*
+ * A batch: the one being built, or the one whose flush is in flight while the
+ * next is built (store_flush_send()/recv()).
+ */
+struct pipeline_batch {
     struct agg *agg;
-    struct event ev;
-    char labels[SERIES_LABELS_MAX];
-    struct pipeline_part *parts; /* indexed by partition id */
+    struct pipeline_bpart *bp; /* indexed by partition id */
+    size_t capbp;
+    int32_t *parts; /* partitions in the batch */
     size_t nparts;
-    int32_t *batch; /* partitions touched by the batch */
-    size_t nbatch;
     struct pipeline_typecount *types;
     size_t ntypes, captypes;
-    int64_t slice_ms;
-    struct pipeline_counters c;
-    /* commit scratch, kept across batches */
+    /* the store request, kept across batches */
     struct store_part *sparts;
     struct store_seen *sseen;
     struct store_stat *sstats;
     char *names; /* "ok:TYPE" counter names */
     size_t capsparts, capsseen, capsstats, capnames;
+};
+
+struct pipeline_part {
+    bool tracked;
+    enum pipeline_part_state state;
+    int64_t epoch;
+    int64_t pos;     /* next offset expected (batches built so far); -1: take the first */
+    int64_t applied; /* offset Redis holds as the resume point; -1: none yet */
+    int64_t st;      /* stream time applied in Redis (INT64_MIN: none) */
+    int64_t bst;     /* stream time including the batches built since */
+    struct dedup *seen;
+};
+
+struct pipeline {
+    const struct config *cfg;
+    struct store *store;
+    char *owner;
+    struct event_decoder *dec;
+    struct event ev;
+    char labels[SERIES_LABELS_MAX];
+    struct pipeline_part *parts; /* indexed by partition id */
+    size_t nparts;
+    struct pipeline_batch batches[2];
+    struct pipeline_batch *building;
+    struct pipeline_batch *inflight; /* NULL when no flush awaits its reply */
+    int64_t slice_ms;
+    struct pipeline_counters c;
     struct store_refusal refused[64];
 };
 
@@ -81,6 +98,80 @@ static int64_t pipeline_slice(const struct pipeline *p, int64_t st)
 {
     return ts_floor_div(st, p->slice_ms);
 }
+
+static bool pipeline_reserve(void **v, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return true;
+    size_t c = *cap ? *cap : 16;
+    while (c < need)
+        c *= 2;
+    void *n = realloc(*v, c * elem);
+    if (!n)
+        return false;
+    *v = n;
+    *cap = c;
+    return true;
+}
+
+/* ----------------------------------------------------------------- batches */
+
+static void pipeline_batch_reset(struct pipeline_batch *b)
+{
+    for (size_t i = 0; i < b->nparts; i++)
+        b->bp[b->parts[i]].in = false;
+    b->nparts = 0;
+    b->ntypes = 0;
+    agg_reset(b->agg);
+}
+
+static void pipeline_batch_free(struct pipeline_batch *b)
+{
+    for (size_t i = 0; i < b->capbp; i++) {
+        free(b->bp[i].fp);
+        free(b->bp[i].segs);
+    }
+    free(b->bp);
+    free(b->parts);
+    free(b->types);
+    free(b->sparts);
+    free(b->sseen);
+    free(b->sstats);
+    free(b->names);
+    agg_destroy(b->agg);
+}
+
+/* Makes room for partition ids below n in a batch. */
+static bool pipeline_batch_grow(struct pipeline_batch *b, size_t n)
+{
+    if (n <= b->capbp)
+        return true;
+    struct pipeline_bpart *bp = realloc(b->bp, n * sizeof(*bp));
+    if (!bp)
+        return false;
+    memset(bp + b->capbp, 0, (n - b->capbp) * sizeof(*bp));
+    b->bp = bp;
+    int32_t *parts = realloc(b->parts, n * sizeof(*parts));
+    if (!parts)
+        return false;
+    b->parts = parts;
+    b->capbp = n;
+    return true;
+}
+
+static void pipeline_batch_drop(struct pipeline_batch *b, int32_t partition)
+{
+    if (!b || partition < 0 || (size_t)partition >= b->capbp || !b->bp[partition].in)
+        return;
+    b->bp[partition].in = false;
+    for (size_t i = 0; i < b->nparts; i++)
+        if (b->parts[i] == partition) {
+            b->parts[i] = b->parts[--b->nparts];
+            break;
+        }
+}
+
+/* ---------------------------------------------------------------- lifecycle */
 
 struct pipeline *pipeline_new(const struct config *cfg, struct store *store, const char *owner,
                               char *errstr, size_t errstr_size)
@@ -94,9 +185,11 @@ struct pipeline *pipeline_new(const struct config *cfg, struct store *store, con
     p->owner = strdup(owner);
     event_decoder_opts_from_config(&opts, cfg);
     p->dec = event_decoder_new(&opts, errstr, errstr_size);
-    p->agg = agg_new();
-    if (!p->owner || !p->dec || !p->agg)
+    p->batches[0].agg = agg_new();
+    p->batches[1].agg = agg_new();
+    if (!p->owner || !p->dec || !p->batches[0].agg || !p->batches[1].agg)
         goto nomem;
+    p->building = &p->batches[0];
     p->slice_ms = cfg->events.dedup_window_ms / PIPELINE_DEDUP_SLICES;
     if (p->slice_ms < 1000)
         p->slice_ms = 1000;
@@ -111,20 +204,12 @@ void pipeline_destroy(struct pipeline *p)
 {
     if (!p)
         return;
-    for (size_t i = 0; i < p->nparts; i++) {
+    for (size_t i = 0; i < p->nparts; i++)
         dedup_destroy(p->parts[i].seen);
-        free(p->parts[i].fp);
-        free(p->parts[i].segs);
-    }
     free(p->parts);
-    free(p->batch);
-    free(p->types);
-    free(p->sparts);
-    free(p->sseen);
-    free(p->sstats);
-    free(p->names);
+    pipeline_batch_free(&p->batches[0]);
+    pipeline_batch_free(&p->batches[1]);
     event_decoder_destroy(p->dec);
-    agg_destroy(p->agg);
     free(p->owner);
     free(p);
 }
@@ -143,24 +228,19 @@ void pipeline_assign(struct pipeline *p, int32_t partition)
     if ((size_t)partition >= p->nparts) {
         size_t n = (size_t)partition + 1;
         struct pipeline_part *np = realloc(p->parts, n * sizeof(*np));
-        int32_t *nb = realloc(p->batch, n * sizeof(*nb));
-        if (!np || !nb) {
-            /* keep what we have; the partition stays untracked and is skipped */
-            if (np)
-                p->parts = np;
-            if (nb)
-                p->batch = nb;
-            return;
-        }
+        if (!np)
+            return; /* stays untracked: its messages are skipped, never miscounted */
         memset(np + p->nparts, 0, (n - p->nparts) * sizeof(*np));
         p->parts = np;
-        p->batch = nb;
         p->nparts = n;
     }
+    if (!pipeline_batch_grow(&p->batches[0], p->nparts) ||
+        !pipeline_batch_grow(&p->batches[1], p->nparts))
+        return;
     struct pipeline_part *pp = &p->parts[partition];
     pp->tracked = true;
     pp->state = PIPELINE_UNCLAIMED;
-    pp->in_batch = false;
+    pipeline_batch_drop(p->building, partition);
 }
 
 void pipeline_revoke(struct pipeline *p, int32_t partition)
@@ -170,15 +250,8 @@ void pipeline_revoke(struct pipeline *p, int32_t partition)
         return;
     pp->tracked = false;
     pp->state = PIPELINE_UNCLAIMED;
-    if (pp->in_batch) {
-        /* drop it from the batch: its work will be redone by the next owner */
-        for (size_t i = 0; i < p->nbatch; i++)
-            if (p->batch[i] == partition) {
-                p->batch[i] = p->batch[--p->nbatch];
-                break;
-            }
-        pp->in_batch = false;
-    }
+    /* its share of the batch being built is dropped: the next owner redoes it */
+    pipeline_batch_drop(p->building, partition);
     if (pp->seen)
         dedup_clear(pp->seen);
 }
@@ -236,8 +309,8 @@ enum jd_err pipeline_claim(struct pipeline *p, int32_t partition, int64_t *offse
         return err;
     dedup_clear(pp->seen);
     pp->epoch = c.epoch;
-    pp->pos = c.has_next ? c.next : -1;
-    pp->st = c.has_st ? c.st : INT64_MIN;
+    pp->pos = pp->applied = c.has_next ? c.next : -1;
+    pp->st = pp->bst = c.has_st ? c.st : INT64_MIN;
     if (p->cfg->events.dedup_window_ms > 0 && pp->st != INT64_MIN) {
         int64_t cur = pipeline_slice(p, pp->st);
         if ((err = store_load_seen(p->store, p->cfg->kafka.topics.events, partition,
@@ -245,67 +318,60 @@ enum jd_err pipeline_claim(struct pipeline *p, int32_t partition, int64_t *offse
                                    errstr, errstr_size)))
             return err;
     }
-    pp->in_batch = false;
+    pipeline_batch_drop(p->building, partition);
     pp->state = PIPELINE_ACTIVE;
     *offset = pp->pos;
     return JD_OK;
 }
 
+/* ------------------------------------------------------------------- batch */
+
 void pipeline_begin(struct pipeline *p)
 {
-    agg_reset(p->agg);
-    p->nbatch = 0;
-    p->ntypes = 0;
+    pipeline_batch_reset(p->building);
 }
 
 bool pipeline_pending(const struct pipeline *p)
 {
-    return p->nbatch > 0;
+    return p->building->nparts > 0;
 }
 
-static bool pipeline_seen_append(struct pipeline_part *pp, int64_t slice, struct dedup_fp fp)
+bool pipeline_in_flight(const struct pipeline *p)
 {
-    if (pp->fplen + DEDUP_FP_SIZE > pp->fpcap) {
-        size_t cap = pp->fpcap ? pp->fpcap * 2 : 4096;
-        unsigned char *b = realloc(pp->fp, cap);
+    return p->inflight != NULL;
+}
+
+static bool pipeline_seen_append(struct pipeline_bpart *bp, int64_t slice, struct dedup_fp fp)
+{
+    if (bp->fplen + DEDUP_FP_SIZE > bp->fpcap) {
+        size_t cap = bp->fpcap ? bp->fpcap * 2 : 4096;
+        unsigned char *b = realloc(bp->fp, cap);
         if (!b)
             return false;
-        pp->fp = b;
-        pp->fpcap = cap;
+        bp->fp = b;
+        bp->fpcap = cap;
     }
-    if (!pp->nsegs || pp->segs[pp->nsegs - 1].slice != slice) {
-        if (pp->nsegs == pp->capsegs) {
-            size_t cap = pp->capsegs ? pp->capsegs * 2 : 8;
-            struct pipeline_seg *s = realloc(pp->segs, cap * sizeof(*s));
-            if (!s)
-                return false;
-            pp->segs = s;
-            pp->capsegs = cap;
-        }
-        pp->segs[pp->nsegs++] = (struct pipeline_seg){ slice, pp->fplen, 0 };
+    if (!bp->nsegs || bp->segs[bp->nsegs - 1].slice != slice) {
+        if (!pipeline_reserve((void **)&bp->segs, &bp->capsegs, bp->nsegs + 1, sizeof(*bp->segs)))
+            return false;
+        bp->segs[bp->nsegs++] = (struct pipeline_seg){ slice, bp->fplen, 0 };
     }
-    dedup_fp_write(fp, pp->fp + pp->fplen);
-    pp->fplen += DEDUP_FP_SIZE;
-    pp->segs[pp->nsegs - 1].len += DEDUP_FP_SIZE;
+    dedup_fp_write(fp, bp->fp + bp->fplen);
+    bp->fplen += DEDUP_FP_SIZE;
+    bp->segs[bp->nsegs - 1].len += DEDUP_FP_SIZE;
     return true;
 }
 
-static bool pipeline_count_type(struct pipeline *p, struct jd_str type)
+static bool pipeline_count_type(struct pipeline_batch *b, struct jd_str type)
 {
-    for (size_t i = 0; i < p->ntypes; i++)
-        if (p->types[i].len == type.n && !memcmp(p->types[i].type, type.p, type.n)) {
-            p->types[i].n++;
+    for (size_t i = 0; i < b->ntypes; i++)
+        if (b->types[i].len == type.n && !memcmp(b->types[i].type, type.p, type.n)) {
+            b->types[i].n++;
             return true;
         }
-    if (p->ntypes == p->captypes) {
-        size_t cap = p->captypes ? p->captypes * 2 : 16;
-        struct pipeline_typecount *t = realloc(p->types, cap * sizeof(*t));
-        if (!t)
-            return false;
-        p->types = t;
-        p->captypes = cap;
-    }
-    struct pipeline_typecount *t = &p->types[p->ntypes++];
+    if (!pipeline_reserve((void **)&b->types, &b->captypes, b->ntypes + 1, sizeof(*b->types)))
+        return false;
+    struct pipeline_typecount *t = &b->types[b->ntypes++];
     memcpy(t->type, type.p, type.n);
     t->type[type.n] = '\0';
     t->len = type.n;
@@ -318,20 +384,22 @@ enum pipeline_verdict pipeline_add(struct pipeline *p, const struct pipeline_msg
                                    size_t detail_size)
 {
     struct pipeline_part *pp = pipeline_part(p, m->partition);
+    struct pipeline_batch *b = p->building;
     struct event *ev = &p->ev;
 
+    *reason = JD_OK;
     if (!pp || pp->state != PIPELINE_ACTIVE || (pp->pos >= 0 && m->offset < pp->pos)) {
         p->c.skipped++;
         return PIPELINE_SKIP;
     }
-    if (!pp->in_batch) {
-        pp->in_batch = true;
-        pp->from = pp->pos >= 0 ? pp->pos : m->offset;
-        pp->bst = pp->st;
-        pp->fplen = 0;
-        pp->nsegs = 0;
-        pp->b_dup = pp->b_dlq = pp->b_too_old = pp->b_late = 0;
-        p->batch[p->nbatch++] = m->partition;
+    struct pipeline_bpart *bp = &b->bp[m->partition];
+    if (!bp->in) {
+        bp->in = true;
+        bp->from = pp->pos >= 0 ? pp->pos : m->offset;
+        bp->fplen = 0;
+        bp->nsegs = 0;
+        bp->dup = bp->dlq = bp->too_old = bp->late = 0;
+        b->parts[b->nparts++] = m->partition;
     }
     pp->pos = m->offset + 1;
 
@@ -339,16 +407,16 @@ enum pipeline_verdict pipeline_add(struct pipeline *p, const struct pipeline_msg
                                    detail, detail_size);
     if (err) {
         *reason = err;
-        pp->b_dlq++;
+        bp->dlq++;
         return PIPELINE_DLQ;
     }
     int64_t bst = pp->bst;
     if (bst != INT64_MIN && ev->ts_ms < bst - p->cfg->windows.retention_day_ms) {
-        pp->b_too_old++;
+        bp->too_old++;
         return PIPELINE_TOO_OLD;
     }
     if (bst != INT64_MIN && ev->ts_ms < bst - p->cfg->rules.lateness_ms)
-        pp->b_late++;
+        bp->late++;
     int64_t nst = bst == INT64_MIN || ev->ts_ms > bst ? ev->ts_ms : bst;
     if (p->cfg->events.dedup_window_ms > 0) {
         struct dedup_fp fp = dedup_fingerprint(ev->event_id);
@@ -356,18 +424,18 @@ enum pipeline_verdict pipeline_add(struct pipeline *p, const struct pipeline_msg
             bst == INT64_MIN ? INT64_MIN : pipeline_slice(p, bst) - PIPELINE_DEDUP_SLICES;
         int64_t slice = pipeline_slice(p, nst);
         if (dedup_check_insert(pp->seen, fp, min_slice, slice)) {
-            pp->b_dup++;
+            bp->dup++;
             return PIPELINE_DUP;
         }
-        if (!pipeline_seen_append(pp, slice, fp))
+        if (!pipeline_seen_append(bp, slice, fp))
             goto nomem;
     }
     pp->bst = nst;
     size_t ln = series_labels_encode(ev, p->labels);
     uint64_t sid = series_id(ev->type, p->labels, ln);
-    if (!agg_add(p->agg, sid, ev->type, (struct jd_str){ p->labels, ln }, ev->ts_ms,
+    if (!agg_add(b->agg, sid, ev->type, (struct jd_str){ p->labels, ln }, ev->ts_ms,
                  ev->has_value, ev->value, ev->user_id) ||
-        !pipeline_count_type(p, ev->type))
+        !pipeline_count_type(b, ev->type))
         goto nomem;
     return PIPELINE_OK;
 nomem:
@@ -377,99 +445,89 @@ nomem:
     return PIPELINE_SKIP;
 }
 
-static void pipeline_fail_batch(struct pipeline *p, const struct store_refusal *refused,
-                                size_t nrefused)
+/*
+ * Every partition of the given batches goes back to UNCLAIMED (FENCED when
+ * Redis said another instance owns it): it must be re-claimed and re-read
+ * from Redis's offsets. Its seen-id set holds ids of the dropped batches,
+ * so it is cleared (and reloaded on claim).
+ */
+static void pipeline_fail(struct pipeline *p, struct pipeline_batch *b,
+                          const struct store_refusal *refused, size_t nrefused)
 {
-    for (size_t i = 0; i < p->nbatch; i++) {
-        struct pipeline_part *pp = &p->parts[p->batch[i]];
-        pp->in_batch = false;
+    if (!b)
+        return;
+    for (size_t i = 0; i < b->nparts; i++) {
+        struct pipeline_part *pp = pipeline_part(p, b->parts[i]);
+        if (!pp)
+            continue;
         pp->state = PIPELINE_UNCLAIMED;
         for (size_t k = 0; k < nrefused; k++)
             if (refused[k].part == i && refused[k].why == JD_ERR_FENCED)
                 pp->state = PIPELINE_FENCED;
         if (pp->seen)
-            dedup_clear(pp->seen); /* it holds this batch's ids: reload on claim */
+            dedup_clear(pp->seen);
     }
-    p->nbatch = 0;
-    agg_reset(p->agg);
+    pipeline_batch_reset(b);
 }
 
 void pipeline_abort(struct pipeline *p)
 {
-    pipeline_fail_batch(p, NULL, 0);
+    pipeline_fail(p, p->building, NULL, 0);
 }
 
 void pipeline_unclaim_all(struct pipeline *p)
 {
-    pipeline_fail_batch(p, NULL, 0);
+    pipeline_fail(p, p->inflight, NULL, 0);
+    p->inflight = NULL;
+    pipeline_fail(p, p->building, NULL, 0);
     for (size_t i = 0; i < p->nparts; i++)
         if (p->parts[i].tracked && p->parts[i].state == PIPELINE_ACTIVE)
             p->parts[i].state = PIPELINE_UNCLAIMED;
 }
 
-static bool pipeline_reserve(void **v, size_t *cap, size_t need, size_t elem)
+/* Fills the batch's store request; false when out of memory. */
+static bool pipeline_request(struct pipeline *p, struct pipeline_batch *b, struct store_flush *f)
 {
-    if (need <= *cap)
-        return true;
-    size_t c = *cap ? *cap : 16;
-    while (c < need)
-        c *= 2;
-    void *n = realloc(*v, c * elem);
-    if (!n)
-        return false;
-    *v = n;
-    *cap = c;
-    return true;
-}
-
-enum jd_err pipeline_commit(struct pipeline *p, char *errstr, size_t errstr_size)
-{
-    size_t nseen = 0, nstats = 0, nrefused = 0;
+    size_t segs = 0, nseen = 0, nstats = 0, names_len = 0;
     uint64_t dup = 0, dlq = 0, too_old = 0, late = 0;
-    enum jd_err err;
 
-    if (!p->nbatch)
-        return JD_OK;
-    size_t segs = 0;
-    for (size_t i = 0; i < p->nbatch; i++)
-        segs += p->parts[p->batch[i]].nsegs;
-    if (!agg_seal(p->agg) ||
-        !pipeline_reserve((void **)&p->sparts, &p->capsparts, p->nbatch, sizeof(*p->sparts)) ||
-        !pipeline_reserve((void **)&p->sseen, &p->capsseen, segs, sizeof(*p->sseen)) ||
-        !pipeline_reserve((void **)&p->sstats, &p->capsstats, p->ntypes + 4, sizeof(*p->sstats))) {
-        pipeline_abort(p);
-        return jd_errf(JD_ERR_NOMEM, errstr, errstr_size, "out of memory committing the batch");
-    }
+    for (size_t i = 0; i < b->nparts; i++)
+        segs += b->bp[b->parts[i]].nsegs;
+    for (size_t i = 0; i < b->ntypes; i++)
+        names_len += 3 + b->types[i].len;
+    if (!agg_seal(b->agg) ||
+        !pipeline_reserve((void **)&b->sparts, &b->capsparts, b->nparts, sizeof(*b->sparts)) ||
+        !pipeline_reserve((void **)&b->sseen, &b->capsseen, segs, sizeof(*b->sseen)) ||
+        !pipeline_reserve((void **)&b->sstats, &b->capsstats, b->ntypes + 4, sizeof(*b->sstats)) ||
+        !pipeline_reserve((void **)&b->names, &b->capnames, names_len + 1, 1))
+        return false;
     int64_t slices_kept = PIPELINE_DEDUP_SLICES + 2;
-    for (size_t i = 0; i < p->nbatch; i++) {
-        struct pipeline_part *pp = &p->parts[p->batch[i]];
-        p->sparts[i] = (struct store_part){ p->batch[i], pp->epoch, pp->from, pp->pos,
-                                            pp->bst == INT64_MIN ? 0 : pp->bst };
-        for (size_t k = 0; k < pp->nsegs; k++)
-            p->sseen[nseen++] = (struct store_seen){
-                p->batch[i], pp->segs[k].slice, (pp->segs[k].slice + slices_kept) * p->slice_ms,
-                pp->fp + pp->segs[k].off, pp->segs[k].len
+    for (size_t i = 0; i < b->nparts; i++) {
+        int32_t part = b->parts[i];
+        struct pipeline_bpart *bp = &b->bp[part];
+        const struct pipeline_part *pp = &p->parts[part];
+        bp->to = pp->pos;
+        bp->st = pp->bst;
+        b->sparts[i] = (struct store_part){ part, pp->epoch, bp->from, bp->to,
+                                            bp->st == INT64_MIN ? 0 : bp->st };
+        for (size_t k = 0; k < bp->nsegs; k++)
+            b->sseen[nseen++] = (struct store_seen){
+                part, bp->segs[k].slice, (bp->segs[k].slice + slices_kept) * p->slice_ms,
+                bp->fp + bp->segs[k].off, bp->segs[k].len
             };
-        dup += pp->b_dup;
-        dlq += pp->b_dlq;
-        too_old += pp->b_too_old;
-        late += pp->b_late;
+        dup += bp->dup;
+        dlq += bp->dlq;
+        too_old += bp->too_old;
+        late += bp->late;
     }
     /* counters keyed "ok:TYPE" plus the outcome totals, exactly once with the batch */
-    size_t names_len = 0;
-    for (size_t i = 0; i < p->ntypes; i++)
-        names_len += 3 + p->types[i].len;
-    if (!pipeline_reserve((void **)&p->names, &p->capnames, names_len + 1, 1)) {
-        pipeline_abort(p);
-        return jd_errf(JD_ERR_NOMEM, errstr, errstr_size, "out of memory committing the batch");
-    }
-    char *names = p->names;
     size_t w = 0;
-    for (size_t i = 0; i < p->ntypes; i++) {
-        memcpy(names + w, "ok:", 3);
-        memcpy(names + w + 3, p->types[i].type, p->types[i].len);
-        p->sstats[nstats++] = (struct store_stat){ names + w, 3 + p->types[i].len, p->types[i].n };
-        w += 3 + p->types[i].len;
+    for (size_t i = 0; i < b->ntypes; i++) {
+        memcpy(b->names + w, "ok:", 3);
+        memcpy(b->names + w + 3, b->types[i].type, b->types[i].len);
+        b->sstats[nstats++] =
+            (struct store_stat){ b->names + w, 3 + b->types[i].len, b->types[i].n };
+        w += 3 + b->types[i].len;
     }
     const struct {
         const char *name;
@@ -477,37 +535,85 @@ enum jd_err pipeline_commit(struct pipeline *p, char *errstr, size_t errstr_size
     } outcomes[] = { { "dup", dup }, { "dlq", dlq }, { "too_old", too_old }, { "late", late } };
     for (size_t i = 0; i < JD_ARRAY_SIZE(outcomes); i++)
         if (outcomes[i].n)
-            p->sstats[nstats++] = (struct store_stat){ outcomes[i].name,
-                                                       strlen(outcomes[i].name),
+            b->sstats[nstats++] = (struct store_stat){ outcomes[i].name, strlen(outcomes[i].name),
                                                        (int64_t)outcomes[i].n };
+    *f = (struct store_flush){ p->cfg->kafka.topics.events, p->owner, b->sparts, b->nparts,
+                               b->sseen, nseen, b->agg, b->sstats, nstats };
+    return true;
+}
 
-    struct store_flush f = { p->cfg->kafka.topics.events, p->owner, p->sparts, p->nbatch,
-                             p->sseen, nseen, p->agg, p->sstats, nstats };
-    err = store_flush(p->store, &f, p->refused, JD_ARRAY_SIZE(p->refused), &nrefused, errstr,
-                      errstr_size);
+enum jd_err pipeline_send(struct pipeline *p, char *errstr, size_t errstr_size)
+{
+    struct pipeline_batch *b = p->building;
+    struct store_flush f;
+    enum jd_err err;
+
+    if (p->inflight)
+        return jd_errf(JD_ERR_INVALID, errstr, errstr_size, "a batch is already in flight");
+    if (!b->nparts)
+        return JD_OK;
+    if (!pipeline_request(p, b, &f)) {
+        pipeline_abort(p);
+        return jd_errf(JD_ERR_NOMEM, errstr, errstr_size, "out of memory committing the batch");
+    }
+    if ((err = store_flush_send(p->store, &f, errstr, errstr_size))) {
+        p->c.flush_errors++;
+        pipeline_fail(p, b, NULL, 0);
+        return err;
+    }
+    p->inflight = b;
+    p->building = b == &p->batches[0] ? &p->batches[1] : &p->batches[0];
+    pipeline_batch_reset(p->building);
+    return JD_OK;
+}
+
+enum jd_err pipeline_recv(struct pipeline *p, char *errstr, size_t errstr_size)
+{
+    struct pipeline_batch *b = p->inflight;
+    size_t nrefused = 0;
+
+    if (!b)
+        return JD_OK;
+    enum jd_err err = store_flush_recv(p->store, p->refused, JD_ARRAY_SIZE(p->refused), &nrefused,
+                                       errstr, errstr_size);
+    p->inflight = NULL;
     p->c.batches++;
     if (err) {
         if (err == JD_ERR_GAP || err == JD_ERR_FENCED)
             p->c.refused++;
         else
             p->c.flush_errors++;
-        pipeline_fail_batch(p, p->refused, nrefused);
+        /* the batch built meanwhile continued from this one: it goes too */
+        pipeline_fail(p, b, p->refused, nrefused);
+        pipeline_fail(p, p->building, NULL, 0);
         return err;
     }
-    for (size_t i = 0; i < p->ntypes; i++)
-        p->c.ok += (uint64_t)p->types[i].n;
-    p->c.dup += dup;
-    p->c.dlq += dlq;
-    p->c.too_old += too_old;
-    p->c.late += late;
-    for (size_t i = 0; i < p->nbatch; i++) {
-        struct pipeline_part *pp = &p->parts[p->batch[i]];
-        pp->st = pp->bst;
-        pp->in_batch = false;
+    for (size_t i = 0; i < b->nparts; i++) {
+        struct pipeline_part *pp = pipeline_part(p, b->parts[i]);
+        const struct pipeline_bpart *bp = &b->bp[b->parts[i]];
+        if (!pp)
+            continue; /* revoked meanwhile */
+        pp->st = bp->st;
+        pp->applied = bp->to;
+        p->c.dup += bp->dup;
+        p->c.dlq += bp->dlq;
+        p->c.too_old += bp->too_old;
+        p->c.late += bp->late;
     }
-    p->nbatch = 0;
-    agg_reset(p->agg);
+    for (size_t i = 0; i < b->ntypes; i++)
+        p->c.ok += (uint64_t)b->types[i].n;
+    pipeline_batch_reset(b);
     return JD_OK;
+}
+
+enum jd_err pipeline_commit(struct pipeline *p, char *errstr, size_t errstr_size)
+{
+    enum jd_err err = pipeline_recv(p, errstr, errstr_size);
+    if (err)
+        return err;
+    if ((err = pipeline_send(p, errstr, errstr_size)))
+        return err;
+    return pipeline_recv(p, errstr, errstr_size);
 }
 
 size_t pipeline_positions(const struct pipeline *p, int32_t *parts, int64_t *offsets, size_t cap)
@@ -515,9 +621,9 @@ size_t pipeline_positions(const struct pipeline *p, int32_t *parts, int64_t *off
     size_t n = 0;
     for (size_t i = 0; i < p->nparts && n < cap; i++) {
         const struct pipeline_part *pp = &p->parts[i];
-        if (pp->tracked && pp->state == PIPELINE_ACTIVE && !pp->in_batch && pp->pos >= 0) {
+        if (pp->tracked && pp->state == PIPELINE_ACTIVE && pp->applied >= 0) {
             parts[n] = (int32_t)i;
-            offsets[n] = pp->pos;
+            offsets[n] = pp->applied;
             n++;
         }
     }

@@ -104,24 +104,40 @@ enum pipeline_verdict pipeline_add(struct pipeline *p, const struct pipeline_msg
 bool pipeline_pending(const struct pipeline *p);
 
 /**
- * @brief Apply the batch to Redis atomically.
- *
- * On success the batch's partitions advance. On any failure nothing is
- * applied and every partition of the batch goes back to UNCLAIMED (or
- * FENCED): the caller re-claims and seeks them to Redis's offsets.
- * @returns JD_OK, JD_ERR_GAP / JD_ERR_FENCED (refused), JD_ERR_REDIS
- *          (unknown outcome: reconnect), JD_ERR_NOMEM.
+ * @brief Send the batch's atomic flush without waiting for it; the batch
+ *        becomes "in flight" and a new one can be built meanwhile (Redis runs
+ *        the script while the next batch is decoded). At most one is in flight.
+ * @returns JD_OK (also when there was nothing to send), JD_ERR_REDIS (the
+ *          batch's partitions go back to UNCLAIMED), JD_ERR_NOMEM.
  */
+enum jd_err pipeline_send(struct pipeline *p, char *errstr, size_t errstr_size);
+
+/**
+ * @brief Wait for the in-flight batch's outcome.
+ *
+ * On success its partitions advance. On any failure nothing of it was
+ * applied, and it and the batch built since (which continued from it) are
+ * dropped: their partitions go back to UNCLAIMED (or FENCED), and the caller
+ * re-claims them and seeks them to Redis's offsets.
+ * @returns JD_OK (also when nothing was in flight), JD_ERR_GAP / JD_ERR_FENCED
+ *          (refused), JD_ERR_REDIS (unknown outcome: reconnect).
+ */
+enum jd_err pipeline_recv(struct pipeline *p, char *errstr, size_t errstr_size);
+
+/** @returns true while a batch awaits its outcome. */
+bool pipeline_in_flight(const struct pipeline *p);
+
+/** pipeline_recv(), pipeline_send(), pipeline_recv(): apply the batch and wait. */
 enum jd_err pipeline_commit(struct pipeline *p, char *errstr, size_t errstr_size);
 
-/** Abandon the batch (e.g. the DLQ could not be written): same effect as a refused commit. */
+/** Abandon the batch being built (e.g. the DLQ could not be written): its partitions are re-claimed. */
 void pipeline_abort(struct pipeline *p);
 
-/** Every tracked partition back to UNCLAIMED (after a Redis reconnect). */
+/** Every tracked partition back to UNCLAIMED, both batches dropped (after a Redis reconnect). */
 void pipeline_unclaim_all(struct pipeline *p);
 
 /**
- * @brief Offsets applied so far per partition (to store in Kafka for lag monitoring).
+ * @brief Offsets Redis has applied per partition (to store in Kafka for lag monitoring).
  * @returns the number filled.
  */
 size_t pipeline_positions(const struct pipeline *p, int32_t *parts, int64_t *offsets, size_t cap);

@@ -1,11 +1,12 @@
 /*
  * agg.c — per-batch series, minute buckets and distinct-user sets.
  *
- * Owns the in-memory shape of a batch. Three open-addressing tables (series
- * by id, minute buckets by series+minute, users by minute+hash) index flat
- * arrays; strings are copied into a chunked arena. agg_reset() rewinds
- * everything without freeing, so after the first few batches no call here
- * allocates. It knows nothing of partitions, offsets or Redis.
+ * Owns the in-memory shape of a batch. Two open-addressing tables (series
+ * by id, minute buckets by series+minute) index flat arrays; sketch updates
+ * are appended to their minute; type and label strings are copied into a
+ * chunked arena. agg_reset() rewinds everything without freeing, so after
+ * the first few batches no call here allocates. It knows nothing of
+ * partitions, offsets or Redis.
  */
 #include "aggregate/agg.h"
 
@@ -24,23 +25,24 @@ struct agg_arena_chunk {
 struct agg_ser {
     uint64_t sid;
     struct jd_str type, labels;
-    uint32_t first_min; /* head of this series' minute list (index + 1; 0 = none) */
+    uint32_t first_min; /* this series' minutes in arrival order (index + 1; 0 = none) */
+    uint32_t last_min;  /* the newest of them, also a one-entry lookup cache */
     uint32_t nmin;
 };
 
 struct agg_min {
     uint32_t series;
-    uint32_t next;       /* next minute of the same series (index + 1) */
-    uint32_t users_head; /* index + 1 into users */
-    uint32_t nusers;
+    uint32_t next;      /* next minute of the same series (index + 1) */
+    uint32_t regs_head; /* index + 1 into regs */
+    uint32_t nregs;
     struct agg_delta d;
 };
 
-struct agg_user {
-    uint64_t h;
+/* One sketch update of one minute (a register may repeat; merging takes the max). */
+struct agg_reg {
     uint32_t min;
     uint32_t next;
-    struct jd_str s;
+    struct hll_update u;
 };
 
 /* A growable array that keeps its memory across batches. */
@@ -62,17 +64,15 @@ struct agg {
     uint32_t *min_tab;
     size_t min_tab_cap;
 
-    AGG_VEC(struct agg_user) users;
-    uint32_t *user_tab;
-    size_t user_tab_cap;
+    AGG_VEC(struct agg_reg) regs;
 
     /* agg_seal() output */
     AGG_VEC(struct agg_series) views;
     AGG_VEC(struct agg_delta) deltas;
-    AGG_VEC(struct jd_str) ulist;
-    AGG_VEC(struct agg_users) ugroups;
+    AGG_VEC(struct agg_regs) dregs; /* parallel to deltas */
+    AGG_VEC(struct hll_update) ulist;
     AGG_VEC(uint32_t) order;
-    AGG_VEC(size_t) offs; /* per view: 3 delta offsets, ugroup offset */
+    AGG_VEC(size_t) offs; /* per view: 3 delta offsets */
 
     uint64_t nevents;
 };
@@ -136,8 +136,7 @@ struct agg *agg_new(void)
     if (!a)
         return NULL;
     if (!agg_table_init(&a->ser_tab, &a->ser_tab_cap, 1024) ||
-        !agg_table_init(&a->min_tab, &a->min_tab_cap, 4096) ||
-        !agg_table_init(&a->user_tab, &a->user_tab_cap, 16384)) {
+        !agg_table_init(&a->min_tab, &a->min_tab_cap, 4096)) {
         agg_destroy(a);
         return NULL;
     }
@@ -155,12 +154,11 @@ void agg_destroy(struct agg *a)
     free(a->ser_tab);
     free(a->mins.v);
     free(a->min_tab);
-    free(a->users.v);
-    free(a->user_tab);
+    free(a->regs.v);
     free(a->views.v);
     free(a->deltas.v);
+    free(a->dregs.v);
     free(a->ulist.v);
-    free(a->ugroups.v);
     free(a->order.v);
     free(a->offs.v);
     free(a);
@@ -170,9 +168,8 @@ void agg_reset(struct agg *a)
 {
     memset(a->ser_tab, 0, a->ser_tab_cap * sizeof(*a->ser_tab));
     memset(a->min_tab, 0, a->min_tab_cap * sizeof(*a->min_tab));
-    memset(a->user_tab, 0, a->user_tab_cap * sizeof(*a->user_tab));
-    a->ser.n = a->mins.n = a->users.n = 0;
-    a->views.n = a->deltas.n = a->ulist.n = a->ugroups.n = 0;
+    a->ser.n = a->mins.n = a->regs.n = 0;
+    a->views.n = a->deltas.n = a->dregs.n = a->ulist.n = 0;
     a->cur = a->off = 0;
     a->nevents = 0;
 }
@@ -214,10 +211,7 @@ static uint64_t agg_min_hash_at(struct agg *a, uint32_t i)
     return agg_min_hash(a->mins.v[i].series, a->mins.v[i].d.bucket);
 }
 
-static uint64_t agg_user_hash_at(struct agg *a, uint32_t i)
-{
-    return a->users.v[i].h ^ hash_mix64(a->users.v[i].min);
-}
+
 
 static uint32_t agg_series_get(struct agg *a, uint64_t sid, struct jd_str type, struct jd_str labels)
 {
@@ -238,7 +232,7 @@ static uint32_t agg_series_get(struct agg *a, uint64_t sid, struct jd_str type, 
     e->labels.n = labels.n;
     if (!e->type.p || !e->labels.p)
         return UINT32_MAX;
-    e->first_min = 0;
+    e->first_min = e->last_min = 0;
     e->nmin = 0;
     a->ser_tab[s] = (uint32_t)++a->ser.n;
     if (a->ser.n * 2 > a->ser_tab_cap &&
@@ -249,6 +243,10 @@ static uint32_t agg_series_get(struct agg *a, uint64_t sid, struct jd_str type, 
 
 static uint32_t agg_minute_get(struct agg *a, uint32_t series, int64_t minute)
 {
+    struct agg_ser *ser = &a->ser.v[series];
+    /* a busy series sees the same minute event after event */
+    if (ser->last_min && a->mins.v[ser->last_min - 1].d.bucket == minute)
+        return ser->last_min - 1;
     size_t mask = a->min_tab_cap - 1, s = (size_t)agg_min_hash(series, minute) & mask;
     while (a->min_tab[s]) {
         uint32_t i = a->min_tab[s] - 1;
@@ -263,9 +261,14 @@ static uint32_t agg_minute_get(struct agg *a, uint32_t series, int64_t minute)
     memset(m, 0, sizeof(*m));
     m->series = series;
     m->d.bucket = minute;
-    struct agg_ser *ser = &a->ser.v[series];
-    m->next = ser->first_min;
-    ser->first_min = idx + 1;
+    ser = &a->ser.v[series];
+    /* append: arrival order is usually time order, so seal rarely needs to sort */
+    m->next = 0;
+    if (ser->last_min)
+        a->mins.v[ser->last_min - 1].next = idx + 1;
+    else
+        ser->first_min = idx + 1;
+    ser->last_min = idx + 1;
     ser->nmin++;
     a->min_tab[s] = idx + 1;
     a->mins.n++;
@@ -275,41 +278,29 @@ static uint32_t agg_minute_get(struct agg *a, uint32_t series, int64_t minute)
     return idx;
 }
 
-static bool agg_user_add(struct agg *a, uint32_t min, struct jd_str user)
+/*
+ * Appends a sketch update to its minute. No de-duplication: a register
+ * repeated in a record costs three bytes and merging takes the maximum, while
+ * a lookup table here costs a cache miss per event.
+ */
+static bool agg_reg_add(struct agg *a, uint32_t min, struct hll_update u)
 {
-    uint64_t h = hash64(user.p, user.n, 0x75736572);
-    size_t mask = a->user_tab_cap - 1, s = (size_t)(h ^ hash_mix64(min)) & mask;
-    while (a->user_tab[s]) {
-        struct agg_user *u = &a->users.v[a->user_tab[s] - 1];
-        if (u->h == h && u->min == min && jd_str_eq(u->s, user))
-            return true;
-        s = (s + 1) & mask;
-    }
-    if (!AGG_RESERVE(a->users, a->users.n + 1))
+    if (!AGG_RESERVE(a->regs, a->regs.n + 1))
         return false;
-    uint32_t idx = (uint32_t)a->users.n;
-    struct agg_user *u = &a->users.v[idx];
-    u->h = h;
-    u->min = min;
-    u->s.p = agg_arena_copy(a, user);
-    u->s.n = user.n;
-    if (!u->s.p)
-        return false;
+    uint32_t idx = (uint32_t)a->regs.n++;
+    struct agg_reg *r = &a->regs.v[idx];
     struct agg_min *m = &a->mins.v[min];
-    u->next = m->users_head;
-    m->users_head = idx + 1;
-    m->nusers++;
-    a->user_tab[s] = idx + 1;
-    a->users.n++;
-    if (a->users.n * 2 > a->user_tab_cap &&
-        !agg_rehash(&a->user_tab, &a->user_tab_cap, a->users.n, agg_user_hash_at, a))
-        return false;
+    r->min = min;
+    r->u = u;
+    r->next = m->regs_head;
+    m->regs_head = idx + 1;
+    m->nregs++;
     return true;
 }
 
 /* ----------------------------------------------------------------- merge */
 
-static void agg_merge(struct agg_delta *d, const struct agg_delta *s)
+void agg_delta_merge(struct agg_delta *d, const struct agg_delta *s)
 {
     d->count += s->count;
     if (!s->vcount)
@@ -350,9 +341,9 @@ bool agg_add(struct agg *a, uint64_t sid, struct jd_str type, struct jd_str labe
         one.min = one.max = one.last = value;
         one.last_ts = ts;
     }
-    agg_merge(&a->mins.v[m].d, &one);
+    agg_delta_merge(&a->mins.v[m].d, &one);
     a->nevents++;
-    if (user.n && !agg_user_add(a, m, user))
+    if (user.n && !agg_reg_add(a, m, hll_of(user)))
         return false;
     return true;
 }
@@ -369,51 +360,56 @@ static int agg_cmp_minute(const void *x, const void *y, void *ctx)
 bool agg_seal(struct agg *a)
 {
     size_t nser = a->ser.n;
-    if (!AGG_RESERVE(a->views, nser) || !AGG_RESERVE(a->offs, nser * 4) ||
-        !AGG_RESERVE(a->order, a->mins.n) || !AGG_RESERVE(a->ulist, a->users.n) ||
-        !AGG_RESERVE(a->ugroups, a->mins.n) || !AGG_RESERVE(a->deltas, a->mins.n * WINDOW_NRES))
+    /* hours and days concatenate their minutes' registers: at most 3 copies of each */
+    if (!AGG_RESERVE(a->views, nser) || !AGG_RESERVE(a->offs, nser * 3) ||
+        !AGG_RESERVE(a->order, a->mins.n) || !AGG_RESERVE(a->ulist, a->regs.n * WINDOW_NRES) ||
+        !AGG_RESERVE(a->deltas, a->mins.n * WINDOW_NRES) ||
+        !AGG_RESERVE(a->dregs, a->mins.n * WINDOW_NRES))
         return false;
     a->views.n = nser;
-    a->deltas.n = a->ulist.n = a->ugroups.n = 0;
+    a->deltas.n = a->dregs.n = a->ulist.n = 0;
 
     for (size_t si = 0; si < nser; si++) {
         struct agg_ser *ser = &a->ser.v[si];
         uint32_t *ord = a->order.v;
         size_t k = 0;
-        for (uint32_t m = ser->first_min; m; m = a->mins.v[m - 1].next)
+        bool sorted = true;
+        for (uint32_t m = ser->first_min; m; m = a->mins.v[m - 1].next) {
+            if (k && a->mins.v[m - 1].d.bucket < a->mins.v[ord[k - 1]].d.bucket)
+                sorted = false;
             ord[k++] = m - 1;
-        qsort_r(ord, k, sizeof(*ord), agg_cmp_minute, a);
+        }
+        if (!sorted)
+            qsort_r(ord, k, sizeof(*ord), agg_cmp_minute, a);
 
         for (int r = 0; r < WINDOW_NRES; r++) {
-            a->offs.v[si * 4 + (size_t)r] = a->deltas.n;
+            a->offs.v[si * 3 + (size_t)r] = a->deltas.n;
             struct agg_delta *cur = NULL;
+            struct agg_regs *cregs = NULL;
             for (size_t j = 0; j < k; j++) {
-                const struct agg_delta *md = &a->mins.v[ord[j]].d;
-                int64_t b = window_bucket_start((enum window_res)r, md->bucket);
+                const struct agg_min *mn = &a->mins.v[ord[j]];
+                int64_t b = window_bucket_start((enum window_res)r, mn->d.bucket);
                 if (!cur || cur->bucket != b) {
-                    cur = &a->deltas.v[a->deltas.n++];
+                    cur = &a->deltas.v[a->deltas.n];
+                    cregs = &a->dregs.v[a->deltas.n];
+                    a->deltas.n++;
                     memset(cur, 0, sizeof(*cur));
                     cur->bucket = b;
+                    /* offset into ulist for now; turned into a pointer below */
+                    cregs->u = (const struct hll_update *)(uintptr_t)a->ulist.n;
+                    cregs->n = 0;
                 }
-                agg_merge(cur, md);
+                agg_delta_merge(cur, &mn->d);
+                for (uint32_t g = mn->regs_head; g; g = a->regs.v[g - 1].next) {
+                    a->ulist.v[a->ulist.n++] = a->regs.v[g - 1].u;
+                    cregs->n++;
+                }
             }
-        }
-        a->offs.v[si * 4 + 3] = a->ugroups.n;
-        for (size_t j = 0; j < k; j++) {
-            const struct agg_min *m = &a->mins.v[ord[j]];
-            if (!m->nusers)
-                continue;
-            struct agg_users *g = &a->ugroups.v[a->ugroups.n++];
-            g->minute = m->d.bucket;
-            g->users = (const struct jd_str *)(uintptr_t)a->ulist.n; /* offset; fixed below */
-            g->n = m->nusers;
-            for (uint32_t u = m->users_head; u; u = a->users.v[u - 1].next)
-                a->ulist.v[a->ulist.n++] = a->users.v[u - 1].s;
         }
     }
     /* arrays are final: turn offsets into pointers */
-    for (size_t g = 0; g < a->ugroups.n; g++)
-        a->ugroups.v[g].users = a->ulist.v + (uintptr_t)a->ugroups.v[g].users;
+    for (size_t i = 0; i < a->deltas.n; i++)
+        a->dregs.v[i].u = a->ulist.v + (uintptr_t)a->dregs.v[i].u;
     for (size_t si = 0; si < nser; si++) {
         struct agg_series *v = &a->views.v[si];
         const struct agg_ser *ser = &a->ser.v[si];
@@ -421,17 +417,14 @@ bool agg_seal(struct agg *a)
         v->type = ser->type;
         v->labels = ser->labels;
         for (int r = 0; r < WINDOW_NRES; r++) {
-            size_t start = a->offs.v[si * 4 + (size_t)r];
-            size_t end = r < WINDOW_NRES - 1 ? a->offs.v[si * 4 + (size_t)r + 1] : 0;
-            if (r == WINDOW_NRES - 1)
-                end = si + 1 < nser ? a->offs.v[(si + 1) * 4] : a->deltas.n;
+            size_t start = a->offs.v[si * 3 + (size_t)r];
+            size_t end = r < WINDOW_NRES - 1 ? a->offs.v[si * 3 + (size_t)r + 1]
+                         : si + 1 < nser    ? a->offs.v[(si + 1) * 3]
+                                            : a->deltas.n;
             v->deltas[r] = a->deltas.v + start;
+            v->regs[r] = a->dregs.v + start;
             v->ndeltas[r] = end - start;
         }
-        size_t ustart = a->offs.v[si * 4 + 3];
-        size_t uend = si + 1 < nser ? a->offs.v[(si + 1) * 4 + 3] : a->ugroups.n;
-        v->users = a->ugroups.v + ustart;
-        v->nusers = uend - ustart;
     }
     return true;
 }

@@ -1,16 +1,17 @@
 /*
  * agg.h — pre-aggregation of one batch, in memory, before it goes to Redis.
  *
- * A batch of thousands of events touches a few hundred (series, minute)
- * buckets. agg_add() folds each event into its minute bucket and remembers
- * its user for the distinct-count sketches; agg_seal() rolls the minutes up
- * into hour and day deltas, so the flush script does a handful of Redis
- * calls per touched chunk instead of several per event. All memory is kept
+ * A batch of thousands of events touches far fewer (series, minute) buckets.
+ * agg_add() folds each event into its minute bucket and its user into that
+ * bucket's distinct-user sketch updates; agg_seal() rolls the minutes up
+ * into hour and day deltas, so a flush writes one record per touched bucket
+ * instead of anything per event. All memory is kept
  * across batches (agg_reset() rewinds it): steady state allocates nothing.
  */
 #ifndef JD_AGG_H
 #define JD_AGG_H
 
+#include "aggregate/hll.h"
 #include "aggregate/window.h"
 #include "core/jd.h"
 
@@ -30,10 +31,9 @@ struct agg_delta {
     int64_t last;    /**< that value, micros (ties on time: the larger value) */
 };
 
-/** A user list for the distinct-count sketches of one minute bucket. */
-struct agg_users {
-    int64_t minute;             /**< minute bucket start, ms */
-    const struct jd_str *users; /**< distinct within this minute and batch */
+/** The distinct-user sketch updates of one delta. */
+struct agg_regs {
+    const struct hll_update *u; /**< a register may repeat (merging takes the max) */
     size_t n;
 };
 
@@ -43,9 +43,8 @@ struct agg_series {
     struct jd_str type;   /**< copied into the agg's arena */
     struct jd_str labels; /**< canonical encoding (series.h), copied */
     const struct agg_delta *deltas[WINDOW_NRES]; /**< sorted by bucket */
+    const struct agg_regs *regs[WINDOW_NRES];    /**< parallel to deltas */
     size_t ndeltas[WINDOW_NRES];
-    const struct agg_users *users; /**< per minute, sorted by minute */
-    size_t nusers;
 };
 
 struct agg;
@@ -59,10 +58,13 @@ void agg_destroy(struct agg *a);
 /** Start a new batch (keeps capacity). */
 void agg_reset(struct agg *a);
 
+/** Merge delta \p s into \p d (counts and sums add; min, max, last combine). */
+void agg_delta_merge(struct agg_delta *d, const struct agg_delta *s);
+
 /**
  * @brief Fold one event into the batch.
  * @param type, labels copied on first sight of the series.
- * @param user empty: no distinct-count contribution.
+ * @param user empty: no distinct-count contribution (the id is hashed, not kept).
  * @returns false only when out of memory (the batch must then be abandoned).
  */
 bool agg_add(struct agg *a, uint64_t sid, struct jd_str type, struct jd_str labels, int64_t ts,

@@ -24,6 +24,7 @@ struct dedup {
     size_t cap;     /* power of two */
     size_t used;    /* non-empty slots, live or expired */
     size_t max_cap; /* cap never grows beyond this */
+    size_t max_ids; /* live entries never exceed this */
     int64_t floor;  /* newest min_slice seen: entries below are dead */
     uint64_t evicted;
 };
@@ -42,7 +43,8 @@ struct dedup *dedup_new(size_t max_ids)
     if (!d)
         return NULL;
     d->cap = 1024;
-    d->max_cap = dedup_pow2(max_ids + max_ids / 3);
+    d->max_ids = max_ids ? max_ids : 1;
+    d->max_cap = dedup_pow2(d->max_ids + d->max_ids / 3 + 1);
     d->floor = INT64_MIN;
     d->tab = calloc(d->cap, sizeof(*d->tab));
     if (!d->tab) {
@@ -69,8 +71,9 @@ void dedup_clear(struct dedup *d)
 
 struct dedup_fp dedup_fingerprint(struct jd_str id)
 {
-    struct dedup_fp fp = { hash64(id.p, id.n, UINT64_C(0x5eed0001)) | 1,
-                           hash64(id.p, id.n, UINT64_C(0x5eed0002)) };
+    struct dedup_fp fp;
+    hash128(id.p, id.n, &fp.a, &fp.b);
+    fp.a |= 1; /* 0 marks an empty slot */
     return fp;
 }
 
@@ -107,7 +110,8 @@ static void dedup_rebuild(struct dedup *d)
 
     while (live * 2 > cap && cap < d->max_cap)
         cap <<= 1;
-    while (live * 4 > cap * 3) {
+    /* over the table's load limit or over max_ids: forget whole slices, oldest first */
+    while (live * 4 > cap * 3 || live >= d->max_ids) {
         /* full at max_cap: forget the oldest remaining slice */
         int64_t oldest = INT64_MAX;
         for (size_t i = 0; i < d->cap; i++)
@@ -158,7 +162,7 @@ bool dedup_check_insert(struct dedup *d, struct dedup_fp fp, int64_t min_slice, 
     bool found;
     if (min_slice > d->floor)
         d->floor = min_slice;
-    if ((d->used + 1) * 4 > d->cap * 3)
+    if ((d->used + 1) * 4 > d->cap * 3 || d->used >= d->max_ids)
         dedup_rebuild(d);
     size_t i = dedup_probe(d, fp, min_slice, &found);
     if (found) {
@@ -185,7 +189,7 @@ void dedup_load(struct dedup *d, const void *blob, size_t len, int64_t slice)
         }
         if (!fp.a)
             continue;
-        if ((d->used + 1) * 4 > d->cap * 3)
+        if ((d->used + 1) * 4 > d->cap * 3 || d->used >= d->max_ids)
             dedup_rebuild(d);
         size_t i = dedup_probe(d, fp, d->floor, &found);
         if (found) {

@@ -133,7 +133,17 @@ struct consume *consume_new(const struct config *cfg, const char *bootstrap, boo
         { "partition.assignment.strategy", "range,roundrobin" },
         { "enable.partition.eof", eof ? "true" : "false" },
         { "auto.offset.reset", "earliest" },
-        { "queued.max.messages.kbytes", "65536" },
+        /*
+         * librdkafka 2.0.2 stops fetching once its queue passes these limits and
+         * looks again only when its broker thread next wakes, up to a second
+         * later, even if the queue was drained meanwhile (pausing to regulate it
+         * ourselves is no better: a pause discards what is queued). So while
+         * catching up the queue must hold about a second of work or the loop
+         * starves. The memory is used only when lagging; lower these in
+         * kafka.consumer to trade catch-up speed for RSS.
+         */
+        { "queued.min.messages", "1000000" },
+        { "queued.max.messages.kbytes", "262144" },
         { "fetch.wait.max.ms", "100" },
         { "client.id", "journeyd" },
     };
@@ -198,7 +208,22 @@ void consume_destroy(struct consume *c)
 
 ssize_t consume_poll(struct consume *c, rd_kafka_message_t **msgs, size_t max, int timeout_ms)
 {
-    return rd_kafka_consume_batch_queue(c->queue, timeout_ms, msgs, max);
+    /*
+     * rd_kafka_consume_batch_queue() waits for the whole timeout unless it can
+     * fill the batch. Take what is already fetched without waiting; block (for
+     * a single message) only when nothing is there. While a batch is being
+     * applied the fetcher keeps filling the queue, so batches grow with load.
+     */
+    ssize_t n = rd_kafka_consume_batch_queue(c->queue, 0, msgs, max);
+    if (n == 0 && max > 0) {
+        n = rd_kafka_consume_batch_queue(c->queue, timeout_ms, msgs, 1);
+        if (n == 1 && max > 1) {
+            ssize_t more = rd_kafka_consume_batch_queue(c->queue, 0, msgs + 1, max - 1);
+            if (more > 0)
+                n += more;
+        }
+    }
+    return n;
 }
 
 size_t consume_take_assigned(struct consume *c, int32_t *out, size_t cap)

@@ -30,8 +30,9 @@ struct consume *consume_new(const struct config *cfg, const char *bootstrap, boo
 void consume_destroy(struct consume *c);
 
 /**
- * @brief Wait up to \p timeout_ms for up to \p max messages (rebalances are
- *        served inside). Each returned message must be destroyed by the caller.
+ * @brief Take up to \p max messages already fetched; if there are none, wait
+ *        up to \p timeout_ms for the next one (rebalances are served inside).
+ *        Each returned message must be destroyed by the caller.
  * @returns the number of messages, or -1 on error.
  */
 ssize_t consume_poll(struct consume *c, rd_kafka_message_t **msgs, size_t max, int timeout_ms);

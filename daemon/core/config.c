@@ -18,6 +18,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ---------------------------------------------------------------- errors */
 
@@ -164,18 +165,26 @@ static enum jd_err config_parse_size(const char *s, int64_t *out, char *errstr, 
     return jd_errf(JD_ERR_INVALID, errstr, n, "'%s': unknown size unit (B, KiB, MiB, GiB)", s);
 }
 
+/* A bound as people write it: "16777216", "0.4", "7d" (never "1.67772e+07"). */
+static void config_fmt_bound(const struct config_entry *e, double v, char *buf, size_t size)
+{
+    if (e->type == CONFIG_DURATION)
+        ts_format_duration((int64_t)v, buf, size);
+    else if (e->type == CONFIG_FLOAT)
+        snprintf(buf, size, "%g", v);
+    else
+        snprintf(buf, size, "%lld", (long long)v);
+}
+
 static enum jd_err config_check_bounds(const struct config_entry *e, double v, char *errstr,
                                        size_t n)
 {
+    char lo[32], hi[32];
     if (e->min == e->max || (v >= e->min && v <= e->max))
         return JD_OK;
-    if (e->type == CONFIG_DURATION) {
-        char lo[32], hi[32];
-        ts_format_duration((int64_t)e->min, lo, sizeof(lo));
-        ts_format_duration((int64_t)e->max, hi, sizeof(hi));
-        return jd_errf(JD_ERR_RANGE, errstr, n, "must be between %s and %s", lo, hi);
-    }
-    return jd_errf(JD_ERR_RANGE, errstr, n, "must be between %g and %g", e->min, e->max);
+    config_fmt_bound(e, e->min, lo, sizeof(lo));
+    config_fmt_bound(e, e->max, hi, sizeof(hi));
+    return jd_errf(JD_ERR_RANGE, errstr, n, "must be between %s and %s", lo, hi);
 }
 
 /*
@@ -332,21 +341,32 @@ static size_t config_edit_distance(const char *a, const char *b)
     return row[lb];
 }
 
-/* " (did you mean 'kafka.brokers'?)" or "" */
+/* " (did you mean 'kafka.brokers'?)" or "": keys and sections are both candidates. */
 static void config_suggest(const char *name, char *buf, size_t size)
 {
     size_t n, best = (size_t)-1;
-    const struct config_entry *t = config_table(&n), *pick = NULL;
+    const struct config_entry *t = config_table(&n);
+    char pick[128] = "", cand[128];
     buf[0] = '\0';
     for (size_t i = 0; i < n; i++) {
-        size_t d = config_edit_distance(name, t[i].name);
-        if (d < best) {
-            best = d;
-            pick = &t[i];
+        /* the key itself and each section above it ("kafka", "kafka.topics") */
+        snprintf(cand, sizeof(cand), "%s", t[i].name);
+        for (;;) {
+            size_t d = config_edit_distance(name, cand);
+            if (d > 0 && d < best) { /* never suggest the name itself */
+                best = d;
+                snprintf(pick, sizeof(pick), "%s", cand);
+            }
+            char *dot = strrchr(cand, '.');
+            if (!dot)
+                break;
+            *dot = '\0';
         }
     }
-    if (pick && best <= 3)
-        snprintf(buf, size, " (did you mean '%s'?)", pick->name);
+    /* only close matches: one or two edits, a few more for long names */
+    size_t nl = strlen(name);
+    if (best <= (nl / 4 > 2 ? nl / 4 : 2))
+        snprintf(buf, size, " (did you mean '%s'?)", pick);
 }
 
 /* ----------------------------------------------------------------- public */
@@ -496,6 +516,8 @@ enum jd_err config_load_file(struct config *cfg, const char *path, char *errstr,
                              size_t errstr_size)
 {
     struct config_errs errs = { errstr, errstr_size, 0, 0 };
+    if (access(path, R_OK) != 0)
+        return jd_errf(JD_ERR_IO, errstr, errstr_size, "%s: %s", path, strerror(errno));
     struct ydoc *doc = ydoc_load(path, errstr, errstr_size);
     if (!doc)
         return JD_ERR_CONFIG;
@@ -613,8 +635,9 @@ enum jd_err config_validate(const struct config *cfg, char *errstr, size_t errst
     if (!*cfg->kafka.topics.events || !*cfg->kafka.topics.dlq || !*cfg->kafka.topics.alerts)
         config_err_add(&errs, "kafka.topics: events, alerts and dlq must all be set");
     else if (!strcmp(cfg->kafka.topics.events, cfg->kafka.topics.dlq) ||
-             !strcmp(cfg->kafka.topics.events, cfg->kafka.topics.alerts))
-        config_err_add(&errs, "kafka.topics: the events topic must differ from dlq and alerts");
+             !strcmp(cfg->kafka.topics.events, cfg->kafka.topics.alerts) ||
+             !strcmp(cfg->kafka.topics.dlq, cfg->kafka.topics.alerts))
+        config_err_add(&errs, "kafka.topics: events, alerts and dlq must be three topics");
     if (!*cfg->redis.prefix || strpbrk(cfg->redis.prefix, "{}: \t\r\n*?[]"))
         config_err_add(&errs, "redis.prefix: must be non-empty, without braces, ':', spaces or "
                               "glob characters");
@@ -684,6 +707,49 @@ enum jd_err config_resolve_secrets(struct config *cfg, char *errstr, size_t errs
 
 /* -------------------------------------------------------------- printing */
 
+/* A YAML double-quoted scalar: escapes so that any string round-trips. */
+static void config_print_str(const char *v, FILE *out)
+{
+    fputc('"', out);
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(out, "\\%c", *p);
+        else if (*p < 0x20)
+            fprintf(out, "\\x%02x", *p);
+        else
+            fputc(*p, out);
+    }
+    fputc('"', out);
+}
+
+/* librdkafka properties that hold credentials or keys (librdkafka marks them sensitive). */
+static bool config_sensitive_prop(const char *k)
+{
+    static const char *const marks[] = { "password", "secret", "ssl.key.pem", "ssl_key",
+                                         "sasl.oauthbearer.config", "ssl.keystore",
+                                         "ssl.certificate.pem" };
+    for (size_t i = 0; i < JD_ARRAY_SIZE(marks); i++)
+        if (strstr(k, marks[i]))
+            return true;
+    return false;
+}
+
+/* redis://user:password@host -> redis://user:<redacted>@host */
+static void config_print_url(const char *url, FILE *out)
+{
+    const char *scheme = strstr(url, "://");
+    const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
+    if (!at) {
+        config_print_str(url, out);
+        return;
+    }
+    const char *colon = memchr(scheme + 3, ':', (size_t)(at - scheme - 3));
+    char buf[1024];
+    snprintf(buf, sizeof(buf), "%.*s<redacted>%s", (int)((colon ? colon + 1 : scheme + 3) - url),
+             url, at);
+    config_print_str(buf, out);
+}
+
 static void config_print_value(const struct config *cfg, const struct config_entry *e, FILE *out)
 {
     const void *f = config_cfield(cfg, e);
@@ -696,7 +762,10 @@ static void config_print_value(const struct config *cfg, const struct config_ent
     switch (e->type) {
     case CONFIG_STRING:
     case CONFIG_ENUM:
-        fprintf(out, "\"%s\"", *(char *const *)f);
+        if (!strcmp(e->name, "redis.url"))
+            config_print_url(*(char *const *)f, out);
+        else
+            config_print_str(*(char *const *)f, out);
         break;
     case CONFIG_INT:
     case CONFIG_SIZE:
@@ -715,19 +784,24 @@ static void config_print_value(const struct config *cfg, const struct config_ent
     case CONFIG_LIST: {
         const struct config_list *l = f;
         fputc('[', out);
-        for (size_t i = 0; i < l->n; i++)
-            fprintf(out, "%s\"%s\"", i ? ", " : "", l->v[i]);
+        for (size_t i = 0; i < l->n; i++) {
+            if (i)
+                fputs(", ", out);
+            config_print_str(l->v[i], out);
+        }
         fputc(']', out);
         break;
     }
     case CONFIG_MAP: {
         const struct config_map *m = f;
         fputc('{', out);
-        for (size_t i = 0; i < m->n; i++)
-            fprintf(out, "%s\"%s\": \"%s\"", i ? ", " : "", m->keys[i],
-                    strstr(m->keys[i], "password") || strstr(m->keys[i], "secret")
-                        ? "<redacted>"
-                        : m->vals[i]);
+        for (size_t i = 0; i < m->n; i++) {
+            if (i)
+                fputs(", ", out);
+            config_print_str(m->keys[i], out);
+            fputs(": ", out);
+            config_print_str(config_sensitive_prop(m->keys[i]) ? "<redacted>" : m->vals[i], out);
+        }
         fputc('}', out);
         break;
     }
@@ -798,12 +872,10 @@ void config_write_reference(FILE *out)
                 *t[i].def ? t[i].def : "\"\"", (t[i].flags & CONFIG_F_NO_ENV) ? "" : "`",
                 (t[i].flags & CONFIG_F_NO_ENV) ? "—" : env,
                 (t[i].flags & CONFIG_F_NO_ENV) ? "" : "`", t[i].doc);
-        if (t[i].min != t[i].max && t[i].type != CONFIG_DURATION)
-            fprintf(out, " Range %g–%g.", t[i].min, t[i].max);
-        else if (t[i].min != t[i].max) {
+        if (t[i].min != t[i].max) {
             char lo[32], hi[32];
-            ts_format_duration((int64_t)t[i].min, lo, sizeof(lo));
-            ts_format_duration((int64_t)t[i].max, hi, sizeof(hi));
+            config_fmt_bound(&t[i], t[i].min, lo, sizeof(lo));
+            config_fmt_bound(&t[i], t[i].max, hi, sizeof(hi));
             fprintf(out, " Range %s–%s.", lo, hi);
         }
         fputs(" |\n", out);

@@ -135,9 +135,10 @@ static const struct config_entry config_entries[] = {
       "Log line format on stderr.", 0 },
 
     /* batch */
-    { "batch.max_events", CONFIG_INT, OFF(batch.max_events), "20000", 1, 200000, NULL,
-      "Most messages in one batch. A batch is pre-aggregated in memory and applied to Redis in "
-      "one atomic script together with its offsets.",
+    { "batch.max_events", CONFIG_INT, OFF(batch.max_events), "50000", 1, 200000, NULL,
+      "Most messages in one batch (reached only while catching up: a batch takes what has been "
+      "fetched). A batch is pre-aggregated in memory and applied to Redis in one atomic script "
+      "together with its offsets, while the next batch is decoded.",
       0 },
     { "batch.max_wait", CONFIG_DURATION, OFF(batch.max_wait_ms), "100ms", 1, 10000, NULL,
       "Longest wait for a batch to fill; bounds the latency from Kafka to Redis.", 0 },

@@ -51,3 +51,28 @@ uint64_t hash64(const void *p, size_t n, uint64_t seed)
     }
     return hash_mix64(h);
 }
+
+void hash128(const void *p, size_t n, uint64_t *a, uint64_t *b)
+{
+    const uint64_t k1 = UINT64_C(0x9e3779b97f4a7c15), k2 = UINT64_C(0xbf58476d1ce4e5b9),
+                   k3 = UINT64_C(0x94d049bb133111eb);
+    const unsigned char *s = p;
+    uint64_t h1 = UINT64_C(0x5eed0001) ^ (n * k1), h2 = UINT64_C(0x5eed0002) ^ (n * k3);
+
+    while (n >= 8) {
+        uint64_t w = hash_read64le(s);
+        h1 = hash_rotl(h1 ^ (w * k1), 29) * k2;
+        h2 = hash_rotl(h2 ^ (w * k3), 31) * k1;
+        s += 8;
+        n -= 8;
+    }
+    if (n) {
+        unsigned char tail[8] = { 0 };
+        memcpy(tail, s, n);
+        uint64_t w = hash_read64le(tail);
+        h1 = hash_rotl(h1 ^ (w * k1), 29) * k2;
+        h2 = hash_rotl(h2 ^ (w * k3), 31) * k1;
+    }
+    *a = hash_mix64(h1 ^ (h2 >> 17));
+    *b = hash_mix64(h2 + h1);
+}

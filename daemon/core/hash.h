@@ -20,6 +20,12 @@ uint64_t hash_fnv1a64(const void *p, size_t n, uint64_t h);
 /** Fast 64-bit hash of \p n bytes with \p seed; well mixed in every bit. */
 uint64_t hash64(const void *p, size_t n, uint64_t seed);
 
+/**
+ * @brief Two independent 64-bit hashes of \p n bytes in one pass (a 128-bit
+ *        fingerprint; lane \p b never equals lane \p a's function).
+ */
+void hash128(const void *p, size_t n, uint64_t *a, uint64_t *b);
+
 /** A bijective mixer: spreads the entropy of \p x over all 64 bits. */
 static inline uint64_t hash_mix64(uint64_t x)
 {

@@ -195,7 +195,7 @@ enum jd_err ts_parse_duration(const char *s, size_t n, int64_t *ms, char *errstr
         if (k == JD_ARRAY_SIZE(units))
             return jd_errf(JD_ERR_INVALID, errstr, errstr_size,
                            "unknown unit in duration '%.*s' (units: ms s m h d w)", (int)n, s);
-        if (v > (INT64_C(1) << 52) / units[k].ms)
+        if (v > (INT64_C(1) << 52) / units[k].ms || total + v * units[k].ms > (INT64_C(1) << 52))
             return jd_errf(JD_ERR_INVALID, errstr, errstr_size, "duration too large");
         total += v * units[k].ms;
     }
@@ -245,7 +245,7 @@ enum jd_err ts_parse_time_arg(const char *s, int64_t *ms, char *errstr, size_t e
         else if (s[i] < '0' || s[i] > '9')
             numeric = false;
     }
-    if (numeric && dots <= 1) {
+    if (numeric && dots <= 1 && n > (size_t)dots) {
         /* unix seconds, optionally fractional: parse as integer ms exactly */
         int64_t sec = 0, frac = 0;
         int fd = 0;

@@ -40,7 +40,7 @@ size_t ts_format_rfc3339(int64_t ms, char *buf, size_t size);
 /**
  * @brief Parse a duration: one or more `<int><unit>` with units
  *        ms s m h d w (e.g. "5s", "1h30m", "7d"), as in Prometheus.
- * @returns JD_OK and sets \p ms (> 0 unless the text is "0"), or JD_ERR_INVALID.
+ * @returns JD_OK and sets \p ms (0 for "0", "0s", …), or JD_ERR_INVALID.
  */
 enum jd_err ts_parse_duration(const char *s, size_t n, int64_t *ms, char *errstr,
                               size_t errstr_size);

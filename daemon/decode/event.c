@@ -73,7 +73,8 @@ struct event_decoder *event_decoder_new(const struct event_decoder_opts *opts, c
     if (d->opts.max_props > EVENT_MAX_PROPS)
         d->opts.max_props = EVENT_MAX_PROPS;
     d->doc = doc_new(opts->max_bytes);
-    d->aux_cap = opts->max_bytes + 4096;
+    /* snake_cased names take at most 2 bytes per input byte; rendered numbers 24 each */
+    d->aux_cap = 2 * opts->max_bytes + 4096;
     d->aux = malloc(d->aux_cap);
     if (!d->doc || !d->aux)
         goto nomem;
@@ -180,6 +181,7 @@ static struct jd_str event_snake_case(struct event_decoder *d, const char *s, si
             pending_sep = true;
         }
     }
+    d->aux_len -= 2 * n + 1 - w; /* give back what the name did not use */
     return (struct jd_str){ out, w };
 }
 
@@ -333,7 +335,7 @@ static bool event_prop_reserved(const char *k, size_t n)
 static enum jd_err event_add_prop(struct event_decoder *d, struct event *ev, struct jd_str key,
                                   const struct doc_node *v, bool lenient, char *errstr, size_t n)
 {
-    struct event_prop *p;
+    struct event_prop prop = { .key = key }, *p = &prop;
     if (!event_is_name(key.p, key.n, 64) || event_prop_reserved(key.p, key.n)) {
         if (lenient)
             return JD_OK;
@@ -345,11 +347,6 @@ static enum jd_err event_add_prop(struct event_decoder *d, struct event *ev, str
         if (jd_str_eq(ev->props[i].key, key))
             return jd_errf(JD_ERR_EV_DUPLICATE_KEY, errstr, n, "props.%.*s: appears more than once",
                            (int)key.n, key.p);
-    if (ev->nprops >= d->opts.max_props)
-        return jd_errf(JD_ERR_EV_BAD_TYPE, errstr, n, "props: more than %zu entries (limits.max_props)",
-                       d->opts.max_props);
-    p = &ev->props[ev->nprops];
-    p->key = key;
     switch (v->type) {
     case DOC_STR:
         if (v->len > 256 || event_has_control(v->s, v->len)) {
@@ -391,7 +388,11 @@ static enum jd_err event_add_prop(struct event_decoder *d, struct event *ev, str
                        "props.%.*s: values must be strings, numbers or booleans", (int)key.n,
                        key.p);
     }
-    ev->nprops++;
+    /* counted only once the value is known to be usable: a skipped one must not count */
+    if (ev->nprops >= d->opts.max_props)
+        return jd_errf(JD_ERR_EV_BAD_TYPE, errstr, n,
+                       "props: more than %zu entries (limits.max_props)", d->opts.max_props);
+    ev->props[ev->nprops++] = prop;
     return JD_OK;
 }
 

@@ -46,6 +46,7 @@ struct parser {
     char *errstr;
     size_t errstr_size;
     bool failed;
+    int depth; /* current nesting, bounded by EXPR_MAX_DEPTH */
 };
 
 static void expr_fail(struct parser *p, unsigned col, const char *fmt, ...)
@@ -407,8 +408,10 @@ static struct expr_node *expr_parse_selector(struct parser *p)
             n->field = EXPR_FIELD_VALUE;
         else if (expr_is_ident(p, "user_id"))
             n->field = EXPR_FIELD_USER_ID;
+        else if (expr_is_ident(p, "conversions"))
+            n->field = EXPR_FIELD_CONVERSIONS;
         else {
-            expr_fail(p, p->tok.col, "unknown field %s (fields: value, user_id)",
+            expr_fail(p, p->tok.col, "unknown field %s (fields: value, user_id, conversions)",
                       expr_tok_desc(&p->tok, d, sizeof(d)));
             goto fail;
         }
@@ -424,8 +427,8 @@ static struct expr_node *expr_parse_selector(struct parser *p)
     if (p->tok.kind == TOK_DURATION) {
         n->range = EXPR_RANGE_DURATION;
         n->range_ms = p->tok.ms;
-        if (n->range_ms <= 0) {
-            expr_fail(p, p->tok.col, "a range must be longer than 0");
+        if (n->range_ms <= 0 || n->range_ms % 60000) {
+            expr_fail(p, p->tok.col, "a range is a whole number of minutes (buckets are 1 minute)");
             goto fail;
         }
     } else if (expr_is_ident(p, "hour")) {
@@ -451,6 +454,10 @@ static struct expr_node *expr_parse_selector(struct parser *p)
             goto fail;
         }
         n->offset_ms = p->tok.ms;
+        if (n->offset_ms % 60000) {
+            expr_fail(p, p->tok.col, "an offset is a whole number of minutes");
+            goto fail;
+        }
         expr_lex(p);
     }
     if (p->failed)
@@ -544,7 +551,8 @@ static struct expr_node *expr_parse_agg(struct parser *p, enum expr_agg agg)
         expr_fail(p, n->arg->col, ".user_id can only be counted with distinct()");
         goto fail;
     }
-    if (agg != EXPR_AGG_COUNT && agg != EXPR_AGG_DISTINCT && f != EXPR_FIELD_VALUE) {
+    if (agg != EXPR_AGG_COUNT && agg != EXPR_AGG_DISTINCT && f != EXPR_FIELD_VALUE &&
+        f != EXPR_FIELD_CONVERSIONS) {
         expr_fail(p, n->arg->col, "%s() needs a numeric field: %s(%s.value[…])",
                   expr_agg_names[agg], expr_agg_names[agg], n->arg->type);
         goto fail;
@@ -578,8 +586,25 @@ static struct expr_node *expr_parse_call(struct parser *p)
                 expr_lex(p); /* '=' */
             }
         }
-        struct expr_node *a = expr_parse_or(p);
-        if (!a) {
+        struct expr_node *a = NULL;
+        const char *after = p->text + p->pos;
+        while (isspace((unsigned char)*after))
+            after++;
+        if (p->tok.kind == TOK_DURATION && (*after == ',' || *after == ')')) {
+            /* a duration argument: pct_change(x, 1d) */
+            if ((a = expr_node_new(p, EXPR_DURATION, p->tok.col)))
+                a->range_ms = p->tok.ms;
+            expr_lex(p);
+        } else if (p->tok.kind == TOK_IDENT && (*after == ',' || *after == ')')) {
+            /* a bare name: table(NAME), consecutive(3, day, …) */
+            if ((a = expr_node_new(p, EXPR_NAME, p->tok.col)) && !(a->func = expr_ident_dup(p)))
+                expr_fail(p, p->tok.col, "out of memory");
+            expr_lex(p);
+        } else {
+            a = expr_parse_or(p);
+        }
+        if (!a || p->failed) {
+            expr_free(a);
             free(argname);
             goto fail;
         }
@@ -613,7 +638,22 @@ fail:
     return NULL;
 }
 
+static struct expr_node *expr_parse_primary_inner(struct parser *p);
+
+/* Every recursion goes through here, so nesting depth is bounded for any input. */
 static struct expr_node *expr_parse_primary(struct parser *p)
+{
+    if (++p->depth > EXPR_MAX_DEPTH) {
+        expr_fail(p, p->tok.col, "expression nested more than %d levels deep", EXPR_MAX_DEPTH);
+        p->depth--;
+        return NULL;
+    }
+    struct expr_node *n = expr_parse_primary_inner(p);
+    p->depth--;
+    return n;
+}
+
+static struct expr_node *expr_parse_primary_inner(struct parser *p)
 {
     char d[64];
     unsigned col = p->tok.col;
@@ -746,7 +786,7 @@ static struct expr_node *expr_parse_or(struct parser *p)
 
 struct expr_node *expr_parse(const char *text, char *errstr, size_t errstr_size)
 {
-    struct parser p = { text, 0, { 0 }, errstr, errstr_size, false };
+    struct parser p = { text, 0, { 0 }, errstr, errstr_size, false, 0 };
     char d[64];
 
     expr_lex(&p);
@@ -796,15 +836,21 @@ static void expr_print(const struct expr_node *n, struct expr_out *o)
         expr_put(o, "%s", n->type);
         if (n->nmatchers) {
             expr_put(o, "{");
-            for (size_t i = 0; i < n->nmatchers; i++)
-                expr_put(o, "%s%s%s\"%s\"", i ? "," : "", n->matchers[i].label,
-                         match_ops[n->matchers[i].op], n->matchers[i].value);
+            for (size_t i = 0; i < n->nmatchers; i++) {
+                expr_put(o, "%s%s%s\"", i ? "," : "", n->matchers[i].label,
+                         match_ops[n->matchers[i].op]);
+                for (const char *c = n->matchers[i].value; *c; c++)
+                    expr_put(o, "%s%c", *c == '"' || *c == '\\' ? "\\" : "", *c);
+                expr_put(o, "\"");
+            }
             expr_put(o, "}");
         }
         if (n->field == EXPR_FIELD_VALUE)
             expr_put(o, ".value");
         else if (n->field == EXPR_FIELD_USER_ID)
             expr_put(o, ".user_id");
+        else if (n->field == EXPR_FIELD_CONVERSIONS)
+            expr_put(o, ".conversions");
         if (n->range == EXPR_RANGE_DURATION) {
             ts_format_duration(n->range_ms, dur, sizeof(dur));
             expr_put(o, "[%s]", dur);
@@ -838,6 +884,13 @@ static void expr_print(const struct expr_node *n, struct expr_out *o)
     case EXPR_NEG:
         expr_put(o, "-");
         expr_print(n->lhs, o);
+        break;
+    case EXPR_NAME:
+        expr_put(o, "%s", n->func);
+        break;
+    case EXPR_DURATION:
+        ts_format_duration(n->range_ms, dur, sizeof(dur));
+        expr_put(o, "%s", dur);
         break;
     case EXPR_CALL:
         expr_put(o, "%s(", n->func);

@@ -25,6 +25,8 @@ enum expr_kind {
     EXPR_BINARY, /**< arithmetic, comparison or set operator */
     EXPR_NEG,    /**< unary minus */
     EXPR_CALL,   /**< a function call (rule engine) */
+    EXPR_NAME,   /**< a bare name as a function argument: table(NAME), consecutive(3, day, …) */
+    EXPR_DURATION, /**< a duration as a function argument: pct_change(x, 1d) (in range_ms) */
 };
 
 enum expr_agg {
@@ -64,6 +66,7 @@ enum expr_field {
     EXPR_FIELD_NONE,
     EXPR_FIELD_VALUE,   /**< .value */
     EXPR_FIELD_USER_ID, /**< .user_id (distinct only) */
+    EXPR_FIELD_CONVERSIONS, /**< .conversions (the credit stream's fractional conversions) */
 };
 
 enum expr_range {
@@ -102,7 +105,7 @@ struct expr_node {
     char **by;
     size_t nby;
 
-    /* EXPR_BINARY, EXPR_NEG (lhs), EXPR_AGG (arg) and EXPR_CALL */
+    /* EXPR_BINARY, EXPR_NEG (lhs), EXPR_AGG (arg) and EXPR_CALL; EXPR_NAME uses func */
     enum expr_op op;
     struct expr_node *lhs, *rhs, *arg;
     char *func;
@@ -117,6 +120,9 @@ struct expr_node {
  *          "col N: message" in errstr.
  */
 struct expr_node *expr_parse(const char *text, char *errstr, size_t errstr_size);
+
+/** Deepest nesting of parentheses, calls and operators the parser accepts. */
+#define EXPR_MAX_DEPTH 64
 
 /** Free a tree; NULL is a no-op. */
 void expr_free(struct expr_node *n);

@@ -4,10 +4,14 @@
  * Owns the read-side semantics: which series a selector matches, how a
  * range becomes buckets, how buckets combine into counts, sums, extremes,
  * last values and distinct users, and how vectors combine under operators.
- * Reads go through store.h in a few pipelined round trips per selector.
+ * Reads go through store.h: per selector, one round trip lists the series
+ * and one fetches every chunk the range needs; records are folded here.
  */
 #include "evaluate/query.h"
 
+#include "aggregate/agg.h"
+#include "aggregate/chunk.h"
+#include "aggregate/hll.h"
 #include "aggregate/series.h"
 #include "aggregate/window.h"
 #include "core/ts.h"
@@ -16,14 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Everything a selector's buckets can contribute. */
-struct query_acc {
-    int64_t count, vcount;
-    jd_i128 sum;
-    bool has_val;
-    int64_t min, max, last_ts, last;
-};
 
 struct query_ctx {
     struct store *store;
@@ -40,7 +36,8 @@ struct query_series {
     char *enc;
     struct series_label labels[EVENT_MAX_PROPS + 2];
     size_t nlabels;
-    struct query_acc acc;
+    struct agg_delta acc; /* every bucket of the range, folded */
+    size_t group;         /* index of its output group */
 };
 
 /* ---------------------------------------------------------- results */
@@ -255,168 +252,102 @@ static enum jd_err query_select(struct query_ctx *c, const struct expr_node *sel
 
 /* ---------------------------------------------------------- buckets */
 
-static void query_acc_merge(struct query_acc *d, const struct query_acc *s)
-{
-    d->count += s->count;
-    if (!s->has_val)
-        return;
-    if (!d->has_val) {
-        d->min = s->min;
-        d->max = s->max;
-        d->last_ts = s->last_ts;
-        d->last = s->last;
-        d->has_val = true;
-    } else {
-        if (s->min < d->min)
-            d->min = s->min;
-        if (s->max > d->max)
-            d->max = s->max;
-        if (s->last_ts > d->last_ts || (s->last_ts == d->last_ts && s->last > d->last)) {
-            d->last_ts = s->last_ts;
-            d->last = s->last;
-        }
-    }
-    d->vcount += s->vcount;
-    d->sum += s->sum;
-}
-
-static const char query_stats[] = "cvsnxtl";
-
 /*
- * Reads every bucket of [from, to) for every series into its accumulator:
- * one HMGET per (series, chunk), all in one round trip.
- */
-static enum jd_err query_read_buckets(struct query_ctx *c, const struct expr_node *sel,
-                                      struct query_series *ser, size_t nser, int64_t from,
-                                      int64_t to)
-{
-    size_t cap = window_plan_max(from, to), np;
-    struct window_piece *pieces = cap ? malloc(cap * sizeof(*pieces)) : NULL;
-    struct store_get *gets = NULL;
-    char **fields = NULL;
-    const char **fptr = NULL;
-    size_t ngets = 0, nfields = 0;
-    enum jd_err err = JD_OK;
-    bool want_vals = sel->field == EXPR_FIELD_VALUE;
-    size_t per = want_vals ? 7 : 1; /* fields read per bucket */
-
-    if (cap && !pieces)
-        return jd_errf(JD_ERR_NOMEM, c->errstr, c->errstr_size, "out of memory");
-    if ((err = window_plan(from, to, pieces, cap, &np, c->errstr, c->errstr_size)))
-        goto out;
-    if (nser == 0 || np == 0)
-        goto out;
-
-    gets = calloc(nser * np, sizeof(*gets));
-    fields = calloc(nser * np * per, sizeof(*fields));
-    fptr = calloc(nser * np * per, sizeof(*fptr));
-    if (!gets || !fields || !fptr) {
-        err = jd_errf(JD_ERR_NOMEM, c->errstr, c->errstr_size, "out of memory");
-        goto out;
-    }
-    for (size_t s = 0; s < nser; s++) {
-        struct jd_str type = jd_str_c(sel->type);
-        for (size_t i = 0; i < np;) {
-            enum window_res r = pieces[i].res;
-            int64_t chunk = window_chunk_id(r, pieces[i].start);
-            struct store_get *g = &gets[ngets++];
-            store_key_window(c->store, g->key, sizeof(g->key), type, ser[s].sid, r,
-                             pieces[i].start);
-            g->fields = &fptr[nfields];
-            for (; i < np && pieces[i].res == r &&
-                   window_chunk_id(r, pieces[i].start) == chunk;
-                 i++) {
-                unsigned off = window_bucket_offset(r, pieces[i].start);
-                for (size_t k = 0; k < per; k++) {
-                    char f[24];
-                    snprintf(f, sizeof(f), "%u%c", off, want_vals ? query_stats[k] : 'c');
-                    if (!(fields[nfields] = strdup(f))) {
-                        err = jd_errf(JD_ERR_NOMEM, c->errstr, c->errstr_size, "out of memory");
-                        goto out;
-                    }
-                    fptr[nfields] = fields[nfields];
-                    nfields++;
-                    g->nfields++;
-                }
-            }
-        }
-    }
-    if ((err = store_hmget(c->store, gets, ngets, c->errstr, c->errstr_size)))
-        goto out;
-    /* fold the replies: gets were issued series by series */
-    size_t gi = 0;
-    for (size_t s = 0; s < nser; s++) {
-        for (size_t i = 0; i < np;) {
-            enum window_res r = pieces[i].res;
-            int64_t chunk = window_chunk_id(r, pieces[i].start);
-            struct store_get *g = &gets[gi++];
-            size_t fi = 0;
-            for (; i < np && pieces[i].res == r &&
-                   window_chunk_id(r, pieces[i].start) == chunk;
-                 i++, fi += per) {
-                char **v = g->values + fi;
-                struct query_acc b = { 0 };
-                if (v[0])
-                    b.count = strtoll(v[0], NULL, 10);
-                if (want_vals && v[1] && strtoll(v[1], NULL, 10) > 0) {
-                    b.vcount = strtoll(v[1], NULL, 10);
-                    b.has_val = true;
-                    if (!v[2] || !jd_i128_parse(v[2], strlen(v[2]), &b.sum) || !v[3] || !v[4] ||
-                        !v[5] || !v[6]) {
-                        err = jd_errf(JD_ERR_REDIS, c->errstr, c->errstr_size,
-                                      "bucket %s field %s is damaged", g->key, g->fields[fi]);
-                        goto out;
-                    }
-                    b.min = strtoll(v[3], NULL, 10);
-                    b.max = strtoll(v[4], NULL, 10);
-                    b.last_ts = strtoll(v[5], NULL, 10);
-                    b.last = strtoll(v[6], NULL, 10);
-                }
-                query_acc_merge(&ser[s].acc, &b);
-            }
-        }
-    }
-out:
-    store_gets_free(gets, ngets);
-    for (size_t i = 0; i < nfields; i++)
-        free(fields[i]);
-    free(fields);
-    free(fptr);
-    free(gets);
-    free(pieces);
-    return err;
-}
-
-/*
- * Refuses ranges that reach into buckets garbage collection may already have
- * removed: GC deletes a bucket once the oldest partition stream time passes
+ * Refuses ranges that reach into chunks garbage collection may already have
+ * removed: GC deletes a chunk once the oldest partition stream time passes
  * its end plus the retention of its resolution.
  */
-static enum jd_err query_check_kept(struct query_ctx *c, const struct expr_node *sel, int64_t from,
-                                    int64_t to)
+static enum jd_err query_check_kept(struct query_ctx *c, const struct expr_node *sel,
+                                    const struct window_piece *pieces, size_t np)
 {
     static const char *const names[] = { "minute", "hour", "day" };
-    size_t cap = window_plan_max(from, to), np;
-    struct window_piece *pieces = cap ? malloc(cap * sizeof(*pieces)) : NULL;
     const struct window_retention *ret = store_retention(c->store);
-    enum jd_err err;
-
-    if (cap && !pieces)
-        return jd_errf(JD_ERR_NOMEM, c->errstr, c->errstr_size, "out of memory");
-    err = window_plan(from, to, pieces, cap, &np, c->errstr, c->errstr_size);
-    for (size_t i = 0; !err && i < np && c->gc_cutoff != INT64_MIN; i++) {
+    for (size_t i = 0; i < np && c->gc_cutoff != INT64_MIN; i++) {
         enum window_res r = pieces[i].res;
-        if (window_expiry(ret, r, pieces[i].start + window_res_ms(r)) > c->gc_cutoff)
+        int64_t chunk_end = (window_chunk_id(r, pieces[i].start) + 1) * window_chunk_ms(r);
+        if (window_expiry(ret, r, chunk_end) > c->gc_cutoff)
             continue;
         char t[TS_RFC3339_SIZE], cut[TS_RFC3339_SIZE];
         ts_format_rfc3339(pieces[i].start, t, sizeof(t));
         ts_format_rfc3339(c->gc_cutoff, cut, sizeof(cut));
-        err = jd_errf(JD_ERR_RANGE, c->errstr, c->errstr_size,
-                      "%s: the range needs %s buckets from %s, which retention no longer keeps "
-                      "(windows.retention.%s; event time has reached %s)",
-                      sel->type, names[r], t, names[r], cut);
+        return jd_errf(JD_ERR_RANGE, c->errstr, c->errstr_size,
+                       "%s: the range needs %s buckets from %s, which retention no longer keeps "
+                       "(windows.retention.%s; event time has reached %s)",
+                       sel->type, names[r], t, names[r], cut);
     }
-    free(pieces);
+    return JD_OK;
+}
+
+/* One chunk to read for one series, and which of its buckets the range covers. */
+struct query_read {
+    size_t series;
+    uint64_t mask; /* bit b: bucket offset b is inside the range */
+};
+
+/*
+ * Fetches every chunk of [from, to) for every series in one round trip and
+ * folds the records of covered buckets: statistics into each series' delta,
+ * sketch updates (when `regs` is given) into its group's registers.
+ */
+static enum jd_err query_read_chunks(struct query_ctx *c, const struct expr_node *sel,
+                                     struct query_series *ser, size_t nser,
+                                     const struct window_piece *pieces, size_t np,
+                                     uint8_t **regs)
+{
+    struct store_get *gets = NULL;
+    struct query_read *reads = NULL;
+    size_t ng = 0;
+    enum jd_err err = JD_OK;
+    struct jd_str type = jd_str_c(sel->type);
+
+    if (nser == 0 || np == 0)
+        return JD_OK;
+    gets = calloc(nser * np, sizeof(*gets));
+    reads = calloc(nser * np, sizeof(*reads));
+    if (!gets || !reads) {
+        err = jd_errf(JD_ERR_NOMEM, c->errstr, c->errstr_size, "out of memory");
+        goto out;
+    }
+    for (size_t s = 0; s < nser; s++) {
+        for (size_t i = 0; i < np;) {
+            enum window_res r = pieces[i].res;
+            int64_t chunk = window_chunk_id(r, pieces[i].start);
+            store_key_chunk(c->store, gets[ng].key, sizeof(gets[ng].key), type, ser[s].sid, r,
+                            pieces[i].start);
+            reads[ng].series = s;
+            for (; i < np && pieces[i].res == r && window_chunk_id(r, pieces[i].start) == chunk;
+                 i++)
+                reads[ng].mask |= UINT64_C(1) << window_bucket_offset(r, pieces[i].start);
+            ng++;
+        }
+    }
+    if ((err = store_get_many(c->store, gets, ng, c->errstr, c->errstr_size)))
+        goto out;
+    for (size_t g = 0; g < ng && !err; g++) {
+        struct chunk_iter it;
+        struct chunk_rec rec;
+        struct query_series *qs = &ser[reads[g].series];
+        int rc;
+        if (!gets[g].value)
+            continue;
+        chunk_iter_init(&it, gets[g].value, gets[g].len);
+        while ((rc = chunk_next(&it, &rec)) == 1) {
+            if (!(reads[g].mask >> rec.offset & 1))
+                continue;
+            agg_delta_merge(&qs->acc, &rec.d);
+            if (regs)
+                chunk_rec_apply(&rec, regs[qs->group]);
+        }
+        if (rc < 0)
+            err = jd_errf(JD_ERR_REDIS, c->errstr, c->errstr_size,
+                          "chunk %s is damaged (not written by this journeyd version?)",
+                          gets[g].key);
+    }
+out:
+    if (gets)
+        store_gets_free(gets, ng);
+    free(gets);
+    free(reads);
     return err;
 }
 
@@ -447,13 +378,7 @@ static size_t query_group_key(const struct query_series *s, char *const *by, siz
     return w;
 }
 
-static bool query_has_data(const struct expr_node *agg_or_sel, const struct query_acc *a)
-{
-    const struct expr_node *sel = agg_or_sel->kind == EXPR_AGG ? agg_or_sel->arg : agg_or_sel;
-    return sel->field == EXPR_FIELD_VALUE ? a->vcount > 0 : a->count > 0;
-}
-
-static bool query_value_of(enum expr_agg agg, enum expr_field field, const struct query_acc *a,
+static bool query_value_of(enum expr_agg agg, enum expr_field field, const struct agg_delta *a,
                            struct query_sample *out)
 {
     switch (agg) {
@@ -476,56 +401,42 @@ static bool query_value_of(enum expr_agg agg, enum expr_field field, const struc
     case EXPR_AGG_MIN:
     case EXPR_AGG_MAX:
     case EXPR_AGG_LAST:
-        if (!a->has_val)
+        if (!a->vcount)
             return false;
         out->kind = QUERY_MICROS;
         out->micros = agg == EXPR_AGG_MIN ? a->min : agg == EXPR_AGG_MAX ? a->max : a->last;
         out->value = (double)out->micros / 1e6;
         return true;
     case EXPR_AGG_DISTINCT:
-        return false; /* computed separately */
+        return false; /* from the sketch, by the caller */
     }
     return false;
 }
 
-/* PFCOUNT over every sketch of the given series in [from, to). */
-static enum jd_err query_distinct(struct query_ctx *c, const struct expr_node *sel,
-                                  struct query_series **group, size_t ng, int64_t from, int64_t to,
-                                  int64_t *out)
+/* Assigns every series to an output group; returns the number of groups. */
+static size_t query_assign_groups(struct query_series *ser, size_t nser, bool bare, char **by,
+                                  size_t nby, size_t *first_of_group)
 {
-    size_t cap = window_plan_max(from, to), np, nk = 0;
-    struct window_piece *pieces = cap ? malloc(cap * sizeof(*pieces)) : NULL;
-    char **keys = NULL;
-    enum jd_err err;
-
-    *out = 0;
-    if (cap && !pieces)
-        return jd_errf(JD_ERR_NOMEM, c->errstr, c->errstr_size, "out of memory");
-    if ((err = window_plan(from, to, pieces, cap, &np, c->errstr, c->errstr_size)))
-        goto out;
-    keys = calloc(np * ng + 1, sizeof(*keys));
-    if (!keys) {
-        err = jd_errf(JD_ERR_NOMEM, c->errstr, c->errstr_size, "out of memory");
-        goto out;
-    }
-    for (size_t s = 0; s < ng; s++)
-        for (size_t i = 0; i < np; i++) {
-            char k[320];
-            store_key_hll(c->store, k, sizeof(k), jd_str_c(sel->type), group[s]->sid,
-                          pieces[i].res, pieces[i].start);
-            if (!(keys[nk] = strdup(k))) {
-                err = jd_errf(JD_ERR_NOMEM, c->errstr, c->errstr_size, "out of memory");
-                goto out;
+    char ki[4096], kj[4096];
+    size_t ngroups = 0;
+    for (size_t i = 0; i < nser; i++) {
+        ser[i].group = SIZE_MAX;
+        if (!bare) {
+            query_group_key(&ser[i], by, nby, ki, sizeof(ki));
+            for (size_t g = 0; g < ngroups; g++) {
+                query_group_key(&ser[first_of_group[g]], by, nby, kj, sizeof(kj));
+                if (!strcmp(ki, kj)) {
+                    ser[i].group = g;
+                    break;
+                }
             }
-            nk++;
         }
-    err = store_pfcount(c->store, keys, nk, out, c->errstr, c->errstr_size);
-out:
-    for (size_t i = 0; i < nk; i++)
-        free(keys[i]);
-    free(keys);
-    free(pieces);
-    return err;
+        if (ser[i].group == SIZE_MAX) {
+            first_of_group[ngroups] = i;
+            ser[i].group = ngroups++;
+        }
+    }
+    return ngroups;
 }
 
 static enum jd_err query_eval_agg(struct query_ctx *c, const struct expr_node *e,
@@ -533,83 +444,91 @@ static enum jd_err query_eval_agg(struct query_ctx *c, const struct expr_node *e
 {
     const struct expr_node *sel = e->kind == EXPR_AGG ? e->arg : e;
     bool bare = e->kind == EXPR_SELECT;
+    bool distinct = !bare && e->agg == EXPR_AGG_DISTINCT;
+    char **by = bare ? NULL : e->by;
+    size_t nby = bare ? 0 : e->nby;
     struct query_series *ser = NULL;
-    size_t nser = 0;
+    struct window_piece *pieces = NULL;
+    size_t *first = NULL, nser = 0, np = 0, ngroups = 0;
+    uint8_t **regs = NULL;
     int64_t from = 0, to = 0;
     enum jd_err err;
 
+    if (sel->field == EXPR_FIELD_CONVERSIONS)
+        return jd_errf(JD_ERR_UNSUPPORTED, c->errstr, c->errstr_size,
+                       "col %u: .conversions belongs to the attribution credit stream, which this "
+                       "version does not produce yet",
+                       sel->col);
     if (bare && sel->field == EXPR_FIELD_USER_ID)
         return jd_errf(JD_ERR_INVALID, c->errstr, c->errstr_size,
                        "col %u: %s.user_id needs distinct(): distinct(%s.user_id[…])", sel->col,
                        sel->type, sel->type);
-    if ((err = query_range(c, sel, &from, &to)) || (err = query_check_kept(c, sel, from, to)) ||
-        (err = query_select(c, sel, &ser, &nser)))
-        goto out;
-    if (e->kind != EXPR_AGG || e->agg != EXPR_AGG_DISTINCT) {
-        if ((err = query_read_buckets(c, sel, ser, nser, from, to)))
-            goto out;
-    }
-
-    /* group: bare selectors keep every label, aggregations keep the `by` labels */
-    char **by = bare ? NULL : e->by;
-    size_t nby = bare ? 0 : e->nby;
-    bool *done = nser ? calloc(nser, sizeof(*done)) : NULL;
-    struct query_series **grp = nser ? calloc(nser, sizeof(*grp)) : NULL;
-    if (nser && (!done || !grp)) {
-        free(done);
-        free(grp);
+    if ((err = query_range(c, sel, &from, &to)))
+        return err;
+    size_t cap = window_plan_max(from, to);
+    if (cap && !(pieces = malloc(cap * sizeof(*pieces)))) {
         err = jd_errf(JD_ERR_NOMEM, c->errstr, c->errstr_size, "out of memory");
         goto out;
     }
-    bool distinct = !bare && e->agg == EXPR_AGG_DISTINCT;
-    for (size_t i = 0; i < nser && !err; i++) {
-        char ki[4096], kj[4096];
-        if (done[i])
-            continue;
-        size_t ng = 0;
-        struct query_acc acc = { 0 };
-        if (!bare)
-            query_group_key(&ser[i], by, nby, ki, sizeof(ki));
-        for (size_t j = i; j < nser; j++) {
-            if (done[j])
-                continue;
-            if (bare ? j != i
-                     : (query_group_key(&ser[j], by, nby, kj, sizeof(kj)), strcmp(ki, kj) != 0))
-                continue;
-            done[j] = true;
-            grp[ng++] = &ser[j];
-            query_acc_merge(&acc, &ser[j].acc);
+    if ((err = window_plan(from, to, pieces, cap, &np, c->errstr, c->errstr_size)) ||
+        (err = query_check_kept(c, sel, pieces, np)) ||
+        (err = query_select(c, sel, &ser, &nser)))
+        goto out;
+    if (nser && !(first = calloc(nser, sizeof(*first)))) {
+        err = jd_errf(JD_ERR_NOMEM, c->errstr, c->errstr_size, "out of memory");
+        goto out;
+    }
+    ngroups = query_assign_groups(ser, nser, bare, by, nby, first);
+    if (distinct) {
+        regs = calloc(ngroups ? ngroups : 1, sizeof(*regs));
+        for (size_t g = 0; regs && g < ngroups; g++)
+            if (!(regs[g] = calloc(1, HLL_REGS))) {
+                err = jd_errf(JD_ERR_NOMEM, c->errstr, c->errstr_size, "out of memory");
+                goto out;
+            }
+        if (!regs) {
+            err = jd_errf(JD_ERR_NOMEM, c->errstr, c->errstr_size, "out of memory");
+            goto out;
         }
+    }
+    if ((err = query_read_chunks(c, sel, ser, nser, pieces, np, regs)))
+        goto out;
+
+    for (size_t g = 0; g < ngroups && !err; g++) {
+        struct agg_delta acc = { 0 };
+        for (size_t i = 0; i < nser; i++)
+            if (ser[i].group == g)
+                agg_delta_merge(&acc, &ser[i].acc);
         struct query_sample smp = { 0 };
         if (distinct) {
-            int64_t d;
-            if ((err = query_distinct(c, sel, grp, ng, from, to, &d)))
-                break;
+            int64_t d = (int64_t)llround(hll_estimate(regs[g]));
             if (d == 0 && nby)
                 continue;
             smp.kind = QUERY_INT;
             smp.micros = d;
             smp.value = (double)d;
         } else {
-            if (!query_has_data(bare ? sel : e, &acc))
-                continue;
+            bool has = sel->field == EXPR_FIELD_VALUE ? acc.vcount > 0 : acc.count > 0;
             enum expr_agg a = bare ? (sel->field == EXPR_FIELD_VALUE ? EXPR_AGG_SUM : EXPR_AGG_COUNT)
                                    : e->agg;
-            if (!query_value_of(a, sel->field, &acc, &smp))
+            if (!has || !query_value_of(a, sel->field, &acc, &smp))
                 continue;
         }
-        /* labels of the group */
+        /* the group's labels: every label for bare selectors, the `by` labels otherwise */
+        const struct query_series *rep = &ser[first[g]];
         struct query_label lab[EVENT_MAX_PROPS + 2];
         size_t nl = 0;
-        for (size_t k = 0; k < ser[i].nlabels; k++) {
-            const struct series_label *l = &ser[i].labels[k];
+        bool ok = true;
+        for (size_t k = 0; k < rep->nlabels; k++) {
+            const struct series_label *l = &rep->labels[k];
             if (!bare && !query_label_in(by, nby, l->name))
                 continue;
             lab[nl].name = strndup(l->name.p, l->name.n);
             lab[nl].value = strndup(l->value.p, l->value.n);
+            ok &= lab[nl].name && lab[nl].value;
             nl++;
         }
-        bool ok = query_copy_labels(&smp, lab, nl);
+        ok = ok && query_copy_labels(&smp, lab, nl);
         for (size_t k = 0; k < nl; k++) {
             free(lab[k].name);
             free(lab[k].value);
@@ -619,12 +538,8 @@ static enum jd_err query_eval_agg(struct query_ctx *c, const struct expr_node *e
             err = jd_errf(JD_ERR_NOMEM, c->errstr, c->errstr_size, "out of memory");
         }
     }
-    free(done);
-    free(grp);
-    if (err)
-        goto out;
     /* without `by`, count/sum/distinct over nothing is 0, not "no data" */
-    if (!bare && nby == 0 && out->n == 0 &&
+    if (!err && !bare && nby == 0 && out->n == 0 &&
         (e->agg == EXPR_AGG_COUNT || e->agg == EXPR_AGG_SUM || e->agg == EXPR_AGG_DISTINCT)) {
         struct query_sample z = { 0 };
         z.kind = e->agg == EXPR_AGG_SUM ? QUERY_MICROS : QUERY_INT;
@@ -632,6 +547,11 @@ static enum jd_err query_eval_agg(struct query_ctx *c, const struct expr_node *e
             err = jd_errf(JD_ERR_NOMEM, c->errstr, c->errstr_size, "out of memory");
     }
 out:
+    for (size_t g = 0; regs && g < ngroups; g++)
+        free(regs[g]);
+    free(regs);
+    free(first);
+    free(pieces);
     query_series_free(ser, nser);
     return err;
 }
@@ -820,6 +740,10 @@ static enum jd_err query_eval_node(struct query_ctx *c, const struct expr_node *
     }
     case EXPR_BINARY:
         return query_eval_binary(c, e, out);
+    case EXPR_NAME:
+    case EXPR_DURATION:
+        return jd_errf(JD_ERR_INVALID, c->errstr, c->errstr_size,
+                       "col %u: a name or duration is only valid as a function argument", e->col);
     case EXPR_CALL:
         return jd_errf(JD_ERR_UNSUPPORTED, c->errstr, c->errstr_size,
                        "col %u: unknown function %s() (query supports selectors, aggregations "

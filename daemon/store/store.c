@@ -3,13 +3,16 @@
  * (claim, flush, gc).
  *
  * Owns every byte journeyd sends to Redis. A flush is one EVALSHA whose
- * arguments are built in a reusable buffer (no per-event work, no
- * formatting of user data into command text); reads are in store_read.c.
+ * arguments are built in a reusable buffer: one encoded record per touched
+ * bucket, appended to its chunk (no per-event work, no formatting of user
+ * data into command text). Chunks this instance appends to often are
+ * compacted later (store_compact()). Reads are in store_read.c.
  * It never logs and never retries on its own: a connection problem is
  * returned as JD_ERR_REDIS and the caller reconnects and re-claims.
  */
 #include "store/store_int.h"
 
+#include "aggregate/chunk.h"
 #include "core/hash.h"
 #include "store_lua.h"
 
@@ -44,13 +47,33 @@ struct store {
     int64_t connect_timeout_ms, command_timeout_ms;
     struct window_retention retention;
     redisContext *ctx;
-    char sha_flush[41], sha_claim[41], sha_gc[41];
+    char sha_flush[41], sha_claim[41], sha_gc[41], sha_compact[41];
     char maxmemory_policy[32];
     uint64_t round_trips;
     struct store_args args;
     struct store_memo *memo; /* open addressing, cleared on reconnect */
     size_t memo_n;
+    /* compaction: appends per chunk since this instance last compacted it */
+    struct store_memo *appends; /* until = append count */
+    size_t appends_n;
+    char (*pending)[320]; /* chunks due for compaction */
+    size_t npending;
+    /* the chunks of the flush being built: key argument, expiry, key hash */
+    struct store_chunkref *refs;
+    size_t nrefs, caprefs;
+    char chunk_prefix[64]; /* "{P}:c:" */
+    size_t chunk_prefix_len;
+    bool in_flight; /* a flush was sent and its reply not read yet */
 };
+
+struct store_chunkref {
+    size_t arg; /* index of the key argument */
+    int64_t expiry;
+    uint64_t hash;
+};
+
+#define STORE_COMPACT_AFTER 16   /* appends before a chunk is compacted */
+#define STORE_PENDING_MAX 4096
 
 /* ------------------------------------------------------------------ args */
 
@@ -106,6 +129,21 @@ static size_t store_fmt_i64(char *out, int64_t v)
     while (n)
         out[w++] = tmp[--n];
     return w;
+}
+
+/* Reserve room for an argument written in place; commit it with store_arg_end(). */
+static uint8_t *store_arg_begin(struct store_args *a, size_t max)
+{
+    if (!store_args_reserve(a, max))
+        return NULL;
+    return (uint8_t *)a->buf + a->len;
+}
+
+static void store_arg_end(struct store_args *a, size_t used)
+{
+    a->off[a->n] = a->len;
+    a->alen[a->n++] = used;
+    a->len += used;
 }
 
 static bool store_arg_i64(struct store_args *a, int64_t v)
@@ -194,22 +232,30 @@ static void store_hex(uint64_t v, char out[17])
     out[16] = '\0';
 }
 
-size_t store_key_window(const struct store *s, char *buf, size_t size, struct jd_str type,
-                        uint64_t sid, enum window_res r, int64_t bucket)
+size_t store_key_chunk(const struct store *s, char *buf, size_t size, struct jd_str type,
+                       uint64_t sid, enum window_res r, int64_t bucket)
 {
-    char hex[17];
-    store_hex(sid, hex);
-    return store_keyf(s, buf, size, "w:%.*s:%s:%c%lld", (int)type.n, type.p, hex,
-                      window_res_char(r), (long long)window_chunk_id(r, bucket));
-}
-
-size_t store_key_hll(const struct store *s, char *buf, size_t size, struct jd_str type,
-                     uint64_t sid, enum window_res r, int64_t bucket)
-{
-    char hex[17];
-    store_hex(sid, hex);
-    return store_keyf(s, buf, size, "u:%.*s:%s:%c%lld", (int)type.n, type.p, hex,
-                      window_res_char(r), (long long)window_bucket_index(r, bucket));
+    /* written by hand: this runs for every chunk of every flush */
+    char tmp[400];
+    size_t n = s->chunk_prefix_len;
+    if (type.n > 128)
+        type.n = 128;
+    memcpy(tmp, s->chunk_prefix, n);
+    memcpy(tmp + n, type.p, type.n);
+    n += type.n;
+    tmp[n++] = ':';
+    store_hex(sid, tmp + n);
+    n += 16;
+    tmp[n++] = ':';
+    tmp[n++] = window_res_char(r);
+    n += store_fmt_i64(tmp + n, window_chunk_id(r, bucket));
+    tmp[n] = '\0';
+    if (size) {
+        size_t c = n < size - 1 ? n : size - 1;
+        memcpy(buf, tmp, c);
+        buf[c] = '\0';
+    }
+    return n;
 }
 
 static size_t store_key_part(const struct store *s, char *buf, size_t size, const char *topic,
@@ -226,31 +272,52 @@ static size_t store_key_seen(const struct store *s, char *buf, size_t size, cons
 
 /* ---------------------------------------------------------------- memo */
 
-/* True if `key_hash` is remembered with an `until` beyond `now`. */
-static bool store_memo_has(const struct store *s, uint64_t h, int64_t now)
+/* Finds the slot of `h` in a memo table (a cleared table is always safe: memos are hints). */
+static struct store_memo *store_memo_slot(struct store_memo *tab, size_t *n, uint64_t h,
+                                          bool insert)
 {
     size_t mask = STORE_MEMO_CAP - 1, i = (size_t)h & mask;
-    while (s->memo[i].h) {
-        if (s->memo[i].h == h)
-            return s->memo[i].until > now;
+    h |= 1;
+    while (tab[i].h) {
+        if (tab[i].h == h)
+            return &tab[i];
         i = (i + 1) & mask;
     }
-    return false;
+    if (!insert)
+        return NULL;
+    if (*n * 2 > STORE_MEMO_CAP) {
+        memset(tab, 0, STORE_MEMO_CAP * sizeof(*tab));
+        *n = 0;
+        i = (size_t)h & mask;
+    }
+    (*n)++;
+    tab[i].h = h;
+    tab[i].until = 0;
+    return &tab[i];
+}
+
+/* True if `h` is remembered with an `until` beyond `now`. */
+static bool store_memo_has(struct store *s, uint64_t h, int64_t now)
+{
+    const struct store_memo *m = store_memo_slot(s->memo, &s->memo_n, h, false);
+    return m && m->until > now;
 }
 
 static void store_memo_put(struct store *s, uint64_t h, int64_t until)
 {
-    size_t mask = STORE_MEMO_CAP - 1, i = (size_t)h & mask;
-    if (s->memo_n * 2 > STORE_MEMO_CAP) {
-        memset(s->memo, 0, STORE_MEMO_CAP * sizeof(*s->memo)); /* forgetting is always safe */
-        s->memo_n = 0;
+    struct store_memo *m = store_memo_slot(s->memo, &s->memo_n, h, true);
+    m->until = until;
+}
+
+/* Counts an append to `key`; queues the chunk for compaction every STORE_COMPACT_AFTER. */
+static void store_count_append(struct store *s, const char *key, size_t kl, uint64_t h)
+{
+    struct store_memo *m = store_memo_slot(s->appends, &s->appends_n, hash_mix64(h), true);
+    if (++m->until % STORE_COMPACT_AFTER == 0 && s->npending < STORE_PENDING_MAX &&
+        kl < sizeof(s->pending[0])) {
+        memcpy(s->pending[s->npending], key, kl);
+        s->pending[s->npending++][kl] = '\0';
     }
-    while (s->memo[i].h && s->memo[i].h != h)
-        i = (i + 1) & mask;
-    if (!s->memo[i].h)
-        s->memo_n++;
-    s->memo[i].h = h | 1;
-    s->memo[i].until = until;
 }
 
 /* -------------------------------------------------------------- address */
@@ -324,7 +391,9 @@ struct store *store_new(const struct store_opts *opts, char *errstr, size_t errs
     s->password = strdup(opts->password && *opts->password ? opts->password : s->addr.password);
     s->prefix = strdup(opts->prefix);
     s->memo = calloc(STORE_MEMO_CAP, sizeof(*s->memo));
-    if (!s->password || !s->prefix || !s->memo) {
+    s->appends = calloc(STORE_MEMO_CAP, sizeof(*s->appends));
+    s->pending = calloc(STORE_PENDING_MAX, sizeof(*s->pending));
+    if (!s->password || !s->prefix || !s->memo || !s->appends || !s->pending) {
         store_destroy(s);
         jd_errf(JD_ERR_NOMEM, errstr, errstr_size, "out of memory");
         return NULL;
@@ -332,6 +401,7 @@ struct store *store_new(const struct store_opts *opts, char *errstr, size_t errs
     s->connect_timeout_ms = opts->connect_timeout_ms;
     s->command_timeout_ms = opts->command_timeout_ms;
     s->retention = opts->retention;
+    s->chunk_prefix_len = store_keyf(s, s->chunk_prefix, sizeof(s->chunk_prefix), "c:");
     return s;
 }
 
@@ -343,11 +413,21 @@ void store_destroy(struct store *s)
     free(s->password);
     free(s->prefix);
     free(s->memo);
+    free(s->appends);
+    free(s->pending);
+    free(s->refs);
     free(s->args.buf);
     free(s->args.off);
     free(s->args.alen);
     free(s->args.argv);
     free(s);
+}
+
+/* Forget every hint: always safe, needed whenever Redis may not hold what we believe. */
+static void store_forget(struct store *s)
+{
+    memset(s->memo, 0, STORE_MEMO_CAP * sizeof(*s->memo));
+    s->memo_n = 0;
 }
 
 void store_disconnect(struct store *s)
@@ -356,8 +436,8 @@ void store_disconnect(struct store *s)
         redisFree(s->ctx);
         s->ctx = NULL;
     }
-    memset(s->memo, 0, STORE_MEMO_CAP * sizeof(*s->memo));
-    s->memo_n = 0;
+    s->in_flight = false;
+    store_forget(s);
 }
 
 bool store_is_connected(const struct store *s)
@@ -377,6 +457,8 @@ uint64_t store_round_trips(const struct store *s)
 
 redisContext *store_ctx(struct store *s)
 {
+    if (s->in_flight)
+        return NULL; /* a reply is pending on the connection: callers must recv first */
     if (s->ctx)
         s->round_trips++;
     return s->ctx;
@@ -474,7 +556,8 @@ enum jd_err store_connect(struct store *s, char *errstr, size_t errstr_size)
     }
     if ((err = store_load_script(s, store_lua_flush, s->sha_flush, errstr, errstr_size)) ||
         (err = store_load_script(s, store_lua_claim, s->sha_claim, errstr, errstr_size)) ||
-        (err = store_load_script(s, store_lua_gc, s->sha_gc, errstr, errstr_size)))
+        (err = store_load_script(s, store_lua_gc, s->sha_gc, errstr, errstr_size)) ||
+        (err = store_load_script(s, store_lua_compact, s->sha_compact, errstr, errstr_size)))
         return err;
 
     /* Informational: eviction would silently drop offsets and windows. */
@@ -531,8 +614,9 @@ enum jd_err store_claim(struct store *s, const char *topic, int32_t partition, c
     const char *argv[6];
     size_t lens[6];
 
-    if (!s->ctx)
-        return jd_errf(JD_ERR_REDIS, errstr, errstr_size, "not connected");
+    if (!s->ctx || s->in_flight)
+        return jd_errf(s->ctx ? JD_ERR_INVALID : JD_ERR_REDIS, errstr, errstr_size,
+                       s->ctx ? "a flush is in flight" : "not connected");
     store_key_part(s, meta, sizeof(meta), topic, partition);
     store_keyf(s, parts, sizeof(parts), "parts");
     argv[2] = "2";
@@ -568,8 +652,9 @@ enum jd_err store_load_seen(struct store *s, const char *topic, int32_t partitio
                             char *errstr, size_t errstr_size)
 {
     char key[320];
-    if (!s->ctx)
-        return jd_errf(JD_ERR_REDIS, errstr, errstr_size, "not connected");
+    if (!s->ctx || s->in_flight)
+        return jd_errf(s->ctx ? JD_ERR_INVALID : JD_ERR_REDIS, errstr, errstr_size,
+                       s->ctx ? "a flush is in flight" : "not connected");
     if (to_slice < from_slice)
         return JD_OK;
     if (to_slice - from_slice >= 64)
@@ -598,60 +683,90 @@ enum jd_err store_load_seen(struct store *s, const char *topic, int32_t partitio
 
 /* ---------------------------------------------------------------- flush */
 
-/* Adds the chunk keys of one series and resolution; returns false when out of memory. */
-static bool store_add_windows(struct store *s, const struct agg_series *ser, enum window_res r,
-                              size_t *nkeys)
+/*
+ * Adds one (key, records) pair per chunk touched by one series at one
+ * resolution: each bucket delta becomes one record appended to its chunk.
+ */
+static bool store_add_chunks(struct store *s, const struct agg_series *ser, enum window_res r,
+                             size_t *nappend)
 {
     struct store_args *a = &s->args;
     const struct agg_delta *d = ser->deltas[r];
+    const struct agg_regs *g = ser->regs[r];
     size_t n = ser->ndeltas[r], i = 0;
     char key[320];
 
     while (i < n) {
         int64_t chunk = window_chunk_id(r, d[i].bucket);
-        size_t j = i, nb_slot;
-        store_key_window(s, key, sizeof(key), ser->type, ser->sid, r, d[i].bucket);
-        if (!store_arg_str(a, key) || !store_arg_slot(a, &nb_slot))
-            return false;
-        for (; j < n && window_chunk_id(r, d[j].bucket) == chunk; j++) {
-            const struct agg_delta *x = &d[j];
-            char sum[48];
-            if (!store_arg_i64(a, window_bucket_offset(r, x->bucket)) ||
-                !store_arg_i64(a, x->count) || !store_arg_i64(a, x->vcount))
+        size_t j = i, max = 0;
+        for (; j < n && window_chunk_id(r, d[j].bucket) == chunk; j++)
+            max += chunk_record_max(g[j].n);
+        size_t kl = store_key_chunk(s, key, sizeof(key), ser->type, ser->sid, r, d[i].bucket);
+        if (s->nrefs == s->caprefs) {
+            size_t cap = s->caprefs ? 2 * s->caprefs : 1024;
+            struct store_chunkref *nr = realloc(s->refs, cap * sizeof(*nr));
+            if (!nr)
                 return false;
-            if (x->vcount) {
-                if (!store_arg(a, sum, jd_i128_format(x->sum, sum)) ||
-                    !store_arg_i64(a, x->min) || !store_arg_i64(a, x->max) ||
-                    !store_arg_i64(a, x->last_ts) || !store_arg_i64(a, x->last))
-                    return false;
-            } else {
-                for (int k = 0; k < 5; k++)
-                    if (!store_arg(a, "", 0))
-                        return false;
-            }
+            s->refs = nr;
+            s->caprefs = cap;
         }
-        if (!store_arg_fill(a, nb_slot, (int64_t)(j - i)))
+        s->refs[s->nrefs++] = (struct store_chunkref){
+            a->n, window_expiry(&s->retention, r, (chunk + 1) * window_chunk_ms(r)),
+            hash64(key, kl, 0x6763)
+        };
+        if (!store_arg(a, key, kl))
             return false;
-        (*nkeys)++;
+        uint8_t *out = store_arg_begin(a, max);
+        if (!out)
+            return false;
+        size_t used = 0;
+        for (size_t k = i; k < j; k++)
+            used += chunk_put_record(out + used, window_bucket_offset(r, d[k].bucket), &d[k],
+                                     g[k].u, g[k].n);
+        store_arg_end(a, used);
+        (*nappend)++;
         i = j;
     }
     return true;
 }
 
-enum jd_err store_flush(struct store *s, const struct store_flush *f,
-                        struct store_refusal *refused, size_t cap, size_t *nrefused, char *errstr,
-                        size_t errstr_size)
+/* The GC index entry of one chunk (skipped when registered and far from expiry). */
+static bool store_add_gc(struct store *s, const struct store_chunkref *ref, int64_t max_st,
+                         size_t *ngc)
+{
+    struct store_args *a = &s->args;
+    /* near its expiry GC may have removed it and a late event re-created it */
+    if (store_memo_has(s, ref->hash, INT64_MIN) && ref->expiry > max_st + JD_MS_DAY)
+        return true;
+    char *key = a->buf + a->off[ref->arg];
+    size_t kl = a->alen[ref->arg];
+    if (!store_arg_i64(a, ref->expiry))
+        return false;
+    /* the key bytes may move when the buffer grows: copy through a local */
+    char tmp[400];
+    key = a->buf + a->off[ref->arg];
+    memcpy(tmp, key, kl < sizeof(tmp) ? kl : sizeof(tmp));
+    if (!store_arg(a, tmp, kl))
+        return false;
+    (*ngc)++;
+    return true;
+}
+
+enum jd_err store_flush_send(struct store *s, const struct store_flush *f, char *errstr,
+                             size_t errstr_size)
 {
     struct store_args *a = &s->args;
     char key[320], gc[128], stats[128], parts[128], types[128];
-    size_t slot, nkeys = 0, nhll = 0, nidx = 0, ntypes = 0, ngc = 0;
+    size_t slot, nappend = 0, nidx = 0, ntypes = 0, ngc = 0;
     int64_t max_st = INT64_MIN;
     size_t nser = agg_nseries(f->agg);
 
-    *nrefused = 0;
     if (!s->ctx)
         return jd_errf(JD_ERR_REDIS, errstr, errstr_size, "not connected");
+    if (s->in_flight)
+        return jd_errf(JD_ERR_INVALID, errstr, errstr_size, "a flush is already in flight");
     store_args_reset(a);
+    s->nrefs = 0;
     store_keyf(s, gc, sizeof(gc), "gc");
     store_keyf(s, stats, sizeof(stats), "stats");
     store_keyf(s, parts, sizeof(parts), "parts");
@@ -683,45 +798,25 @@ enum jd_err store_flush(struct store *s, const struct store_flush *f,
         if (p->st > max_st)
             max_st = p->st;
     }
-    ADD(store_arg_i64(a, (int64_t)f->nseen));
+
+    /* appends: window chunks, then seen-id slices */
+    ADD(store_arg_slot(a, &slot));
+    for (size_t i = 0; i < nser; i++)
+        for (int r = 0; r < WINDOW_NRES; r++)
+            ADD(store_add_chunks(s, agg_series_at(f->agg, i), (enum window_res)r, &nappend));
     for (size_t i = 0; i < f->nseen; i++) {
         store_key_seen(s, key, sizeof(key), f->topic, f->seen[i].partition, f->seen[i].slice);
         ADD(store_arg_str(a, key));
         ADD(store_arg(a, f->seen[i].blob, f->seen[i].len));
+        nappend++;
     }
-
-    /* window chunks */
-    ADD(store_arg_slot(a, &slot));
-    for (size_t i = 0; i < nser; i++)
-        for (int r = 0; r < WINDOW_NRES; r++)
-            ADD(store_add_windows(s, agg_series_at(f->agg, i), (enum window_res)r, &nkeys));
-    ADD(store_arg_fill(a, slot, (int64_t)nkeys));
-
-    /* distinct-user sketches: one record per (series, minute) with users */
-    ADD(store_arg_slot(a, &slot));
-    for (size_t i = 0; i < nser; i++) {
-        const struct agg_series *ser = agg_series_at(f->agg, i);
-        for (size_t g = 0; g < ser->nusers; g++) {
-            const struct agg_users *u = &ser->users[g];
-            for (int r = 0; r < WINDOW_NRES; r++) {
-                store_key_hll(s, key, sizeof(key), ser->type, ser->sid, (enum window_res)r,
-                              window_bucket_start((enum window_res)r, u->minute));
-                ADD(store_arg_str(a, key));
-            }
-            ADD(store_arg_i64(a, (int64_t)u->n));
-            for (size_t k = 0; k < u->n; k++)
-                ADD(store_arg(a, u->users[k].p, u->users[k].n));
-            nhll++;
-        }
-    }
-    ADD(store_arg_fill(a, slot, (int64_t)nhll));
+    ADD(store_arg_fill(a, slot, (int64_t)nappend));
 
     /* series index: only series not indexed since the last (re)connect */
     ADD(store_arg_slot(a, &slot));
     for (size_t i = 0; i < nser; i++) {
         const struct agg_series *ser = agg_series_at(f->agg, i);
-        uint64_t h = hash_mix64(ser->sid ^ UINT64_C(0x5e71e5));
-        if (store_memo_has(s, h, INT64_MIN))
+        if (store_memo_has(s, hash_mix64(ser->sid ^ UINT64_C(0x5e71e5)), INT64_MIN))
             continue;
         char hex[17];
         store_hex(ser->sid, hex);
@@ -735,8 +830,7 @@ enum jd_err store_flush(struct store *s, const struct store_flush *f,
     ADD(store_arg_slot(a, &slot));
     for (size_t i = 0; i < nser; i++) {
         const struct agg_series *ser = agg_series_at(f->agg, i);
-        uint64_t h = hash64(ser->type.p, ser->type.n, 0x7479706573);
-        if (store_memo_has(s, h, INT64_MIN))
+        if (store_memo_has(s, hash64(ser->type.p, ser->type.n, 0x7479706573), INT64_MIN))
             continue;
         bool dup = false;
         for (size_t k = 0; k < i && !dup; k++)
@@ -748,47 +842,10 @@ enum jd_err store_flush(struct store *s, const struct store_flush *f,
     }
     ADD(store_arg_fill(a, slot, (int64_t)ntypes));
 
-    /*
-     * GC registrations. A key known to be registered is skipped unless its
-     * expiry is near (GC may then have removed it and a late event re-created it).
-     */
+    /* GC registrations: every chunk and seen slice expires by event time */
     ADD(store_arg_slot(a, &slot));
-    for (size_t i = 0; i < nser; i++) {
-        const struct agg_series *ser = agg_series_at(f->agg, i);
-        for (int r = 0; r < WINDOW_NRES; r++) {
-            const struct agg_delta *d = ser->deltas[r];
-            for (size_t k = 0; k < ser->ndeltas[r]; k++) {
-                int64_t chunk = window_chunk_id((enum window_res)r, d[k].bucket);
-                if (k && window_chunk_id((enum window_res)r, d[k - 1].bucket) == chunk)
-                    continue;
-                size_t kl = store_key_window(s, key, sizeof(key), ser->type, ser->sid,
-                                             (enum window_res)r, d[k].bucket);
-                int64_t exp = window_expiry(&s->retention, (enum window_res)r,
-                                            (chunk + 1) * window_chunk_ms((enum window_res)r));
-                uint64_t h = hash64(key, kl, 0x6763);
-                if (store_memo_has(s, h, max_st + JD_MS_DAY) && exp > max_st + JD_MS_DAY)
-                    continue;
-                ADD(store_arg_i64(a, exp));
-                ADD(store_arg(a, key, kl));
-                ngc++;
-            }
-        }
-        for (size_t g = 0; g < ser->nusers; g++) {
-            for (int r = 0; r < WINDOW_NRES; r++) {
-                int64_t b = window_bucket_start((enum window_res)r, ser->users[g].minute);
-                size_t kl = store_key_hll(s, key, sizeof(key), ser->type, ser->sid,
-                                          (enum window_res)r, b);
-                int64_t exp = window_expiry(&s->retention, (enum window_res)r,
-                                            b + window_res_ms((enum window_res)r));
-                uint64_t h = hash64(key, kl, 0x6763);
-                if (store_memo_has(s, h, max_st + JD_MS_DAY) && exp > max_st + JD_MS_DAY)
-                    continue;
-                ADD(store_arg_i64(a, exp));
-                ADD(store_arg(a, key, kl));
-                ngc++;
-            }
-        }
-    }
+    for (size_t i = 0; i < s->nrefs; i++)
+        ADD(store_add_gc(s, &s->refs[i], max_st, &ngc));
     for (size_t i = 0; i < f->nseen; i++) {
         store_key_seen(s, key, sizeof(key), f->topic, f->seen[i].partition, f->seen[i].slice);
         ADD(store_arg_i64(a, f->seen[i].expiry));
@@ -807,33 +864,65 @@ enum jd_err store_flush(struct store *s, const struct store_flush *f,
     const char **argv = store_args_argv(a);
     if (!argv)
         goto nomem;
-    a->alen[0] = 7;  /* EVALSHA */
-    a->alen[1] = 40; /* sha, set by store_evalsha() */
-    redisReply *r = store_evalsha(s, s->sha_flush, store_lua_flush, (int)a->n, argv, a->alen);
-    if (!r)
+    argv[0] = "EVALSHA";
+    argv[1] = s->sha_flush;
+    a->alen[0] = 7;
+    a->alen[1] = 40;
+    if (redisAppendCommandArgv(s->ctx, (int)a->n, argv, a->alen) != REDIS_OK)
         return store_io_error(s, errstr, errstr_size, "flush");
+    /* write it all now: Redis runs the script while the caller prepares the next batch */
+    int done = 0;
+    while (!done)
+        if (redisBufferWrite(s->ctx, &done) != REDIS_OK)
+            return store_io_error(s, errstr, errstr_size, "flush");
+    s->round_trips++;
+    s->in_flight = true;
+    /*
+     * Remember what the batch indexes, registers and appends. These are hints:
+     * if the flush fails they are all forgotten (store_flush_recv()).
+     */
+    for (size_t i = 0; i < nser; i++) {
+        const struct agg_series *ser = agg_series_at(f->agg, i);
+        store_memo_put(s, hash_mix64(ser->sid ^ UINT64_C(0x5e71e5)), INT64_MAX);
+        store_memo_put(s, hash64(ser->type.p, ser->type.n, 0x7479706573), INT64_MAX);
+    }
+    for (size_t i = 0; i < s->nrefs; i++) {
+        store_memo_put(s, s->refs[i].hash, INT64_MAX);
+        store_count_append(s, a->buf + a->off[s->refs[i].arg], a->alen[s->refs[i].arg],
+                           s->refs[i].hash);
+    }
+    return JD_OK;
+
+nomem:
+    return jd_errf(JD_ERR_NOMEM, errstr, errstr_size, "out of memory building the flush");
+}
+
+bool store_flush_in_flight(const struct store *s)
+{
+    return s->in_flight;
+}
+
+enum jd_err store_flush_recv(struct store *s, struct store_refusal *refused, size_t cap,
+                             size_t *nrefused, char *errstr, size_t errstr_size)
+{
+    redisReply *r = NULL;
+    *nrefused = 0;
+    if (!s->in_flight)
+        return jd_errf(JD_ERR_INVALID, errstr, errstr_size, "no flush in flight");
+    s->in_flight = false;
+    if (redisGetReply(s->ctx, (void **)&r) != REDIS_OK || !r)
+        return store_io_error(s, errstr, errstr_size, "flush");
+    if (r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "NOSCRIPT", 8)) {
+        /* Redis lost the script (SCRIPT FLUSH, failover): nothing ran; the caller re-reads */
+        freeReplyObject(r);
+        store_load_script(s, store_lua_flush, s->sha_flush, NULL, 0);
+        store_forget(s);
+        return jd_errf(JD_ERR_GAP, errstr, errstr_size, "flush script was not loaded; re-reading");
+    }
 
     enum jd_err err = JD_OK;
     if (r->type == REDIS_REPLY_STATUS || (r->type == REDIS_REPLY_STRING && !strcmp(r->str, "OK"))) {
-        /* applied: remember what is now indexed and registered */
-        for (size_t i = 0; i < nser; i++) {
-            const struct agg_series *ser = agg_series_at(f->agg, i);
-            store_memo_put(s, hash_mix64(ser->sid ^ UINT64_C(0x5e71e5)), INT64_MAX);
-            store_memo_put(s, hash64(ser->type.p, ser->type.n, 0x7479706573), INT64_MAX);
-            for (int res = 0; res < WINDOW_NRES; res++)
-                for (size_t k = 0; k < ser->ndeltas[res]; k++) {
-                    size_t kl = store_key_window(s, key, sizeof(key), ser->type, ser->sid,
-                                                 (enum window_res)res, ser->deltas[res][k].bucket);
-                    store_memo_put(s, hash64(key, kl, 0x6763), INT64_MAX);
-                }
-            for (size_t g = 0; g < ser->nusers; g++)
-                for (int res = 0; res < WINDOW_NRES; res++) {
-                    size_t kl = store_key_hll(
-                        s, key, sizeof(key), ser->type, ser->sid, (enum window_res)res,
-                        window_bucket_start((enum window_res)res, ser->users[g].minute));
-                    store_memo_put(s, hash64(key, kl, 0x6763), INT64_MAX);
-                }
-        }
+        /* applied */
     } else if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
                r->element[1]->type == REDIS_REPLY_ARRAY) {
         const redisReply *list = r->element[1];
@@ -854,6 +943,7 @@ enum jd_err store_flush(struct store *s, const struct store_flush *f,
                               store_parse_i64(e->element[2]->str, e->element[2]->len, &x->next);
             }
         }
+        store_forget(s);
         jd_errf(err, errstr, errstr_size, "flush refused for %zu partition(s)", *nrefused);
     } else {
         /* a script error after writes may have begun: treat as unknown */
@@ -863,9 +953,107 @@ enum jd_err store_flush(struct store *s, const struct store_flush *f,
     }
     freeReplyObject(r);
     return err;
+}
 
-nomem:
-    return jd_errf(JD_ERR_NOMEM, errstr, errstr_size, "out of memory building the flush");
+enum jd_err store_flush(struct store *s, const struct store_flush *f,
+                        struct store_refusal *refused, size_t cap, size_t *nrefused, char *errstr,
+                        size_t errstr_size)
+{
+    enum jd_err err = store_flush_send(s, f, errstr, errstr_size);
+    *nrefused = 0;
+    if (err)
+        return err;
+    return store_flush_recv(s, refused, cap, nrefused, errstr, errstr_size);
+}
+
+size_t store_compact_pending(const struct store *s)
+{
+    return s->npending;
+}
+
+enum jd_err store_compact(struct store *s, size_t max, size_t *done, char *errstr,
+                          size_t errstr_size)
+{
+    size_t n = s->npending < max ? s->npending : max;
+    struct store_get *gets = NULL;
+    uint8_t **blobs = NULL;
+    size_t *lens = NULL;
+    const char **argv = NULL;
+    size_t *alen = NULL;
+    enum jd_err err = JD_OK;
+
+    *done = 0;
+    if (!n)
+        return JD_OK;
+    if (!s->ctx || s->in_flight)
+        return jd_errf(s->ctx ? JD_ERR_INVALID : JD_ERR_REDIS, errstr, errstr_size,
+                       s->ctx ? "a flush is in flight" : "not connected");
+    gets = calloc(n, sizeof(*gets));
+    blobs = calloc(n, sizeof(*blobs));
+    lens = calloc(n, sizeof(*lens));
+    argv = calloc(3 + 3 * n, sizeof(*argv));
+    alen = calloc(3 + 3 * n, sizeof(*alen));
+    if (!gets || !blobs || !lens || !argv || !alen) {
+        err = jd_errf(JD_ERR_NOMEM, errstr, errstr_size, "out of memory");
+        goto out;
+    }
+    /* take the newest entries: the oldest may since have expired */
+    for (size_t i = 0; i < n; i++)
+        memcpy(gets[i].key, s->pending[s->npending - n + i], sizeof(gets[i].key));
+    s->npending -= n;
+    if ((err = store_get_many(s, gets, n, errstr, errstr_size)))
+        goto out;
+    size_t argc = 3, nrep = 0;
+    char(*lentxt)[24] = calloc(n, sizeof(*lentxt));
+    if (!lentxt) {
+        err = jd_errf(JD_ERR_NOMEM, errstr, errstr_size, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (!gets[i].value)
+            continue; /* expired meanwhile */
+        if (chunk_compact(gets[i].value, gets[i].len, &blobs[i], &lens[i]) != JD_OK)
+            continue; /* damaged: leave it for a human (readers report it) */
+        if (lens[i] >= gets[i].len)
+            continue; /* nothing to gain */
+        snprintf(lentxt[i], sizeof(lentxt[i]), "%zu", gets[i].len);
+        argv[argc] = gets[i].key;
+        alen[argc++] = strlen(gets[i].key);
+        argv[argc] = lentxt[i];
+        alen[argc++] = strlen(lentxt[i]);
+        argv[argc] = (const char *)blobs[i];
+        alen[argc++] = lens[i];
+        nrep++;
+    }
+    if (nrep) {
+        argv[2] = "0";
+        alen[2] = 1;
+        alen[0] = 7;
+        alen[1] = 40;
+        redisReply *r = store_evalsha(s, s->sha_compact, store_lua_compact, (int)argc, argv, alen);
+        if (!r) {
+            err = store_io_error(s, errstr, errstr_size, "compact");
+        } else {
+            if (r->type == REDIS_REPLY_INTEGER)
+                *done = (size_t)r->integer;
+            else
+                err = jd_errf(JD_ERR_REDIS, errstr, errstr_size, "compact: %s",
+                              r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+            freeReplyObject(r);
+        }
+    }
+    free(lentxt);
+out:
+    if (gets)
+        store_gets_free(gets, n);
+    for (size_t i = 0; blobs && i < n; i++)
+        free(blobs[i]);
+    free(gets);
+    free(blobs);
+    free(lens);
+    free(argv);
+    free(alen);
+    return err;
 }
 
 enum jd_err store_gc(struct store *s, size_t limit, size_t *deleted, int64_t *cutoff,
@@ -877,8 +1065,9 @@ enum jd_err store_gc(struct store *s, size_t limit, size_t *deleted, int64_t *cu
 
     *deleted = 0;
     *cutoff = INT64_MIN;
-    if (!s->ctx)
-        return jd_errf(JD_ERR_REDIS, errstr, errstr_size, "not connected");
+    if (!s->ctx || s->in_flight)
+        return jd_errf(s->ctx ? JD_ERR_INVALID : JD_ERR_REDIS, errstr, errstr_size,
+                       s->ctx ? "a flush is in flight" : "not connected");
     store_keyf(s, gc, sizeof(gc), "gc");
     store_keyf(s, parts, sizeof(parts), "parts");
     store_keyf(s, meta, sizeof(meta), "meta");

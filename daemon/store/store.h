@@ -1,14 +1,13 @@
 /*
  * store.h — everything journeyd keeps in Redis, behind one module.
  *
- * Writes happen in three atomic scripts (claim, flush, gc); reads are
+ * Writes happen in atomic scripts (claim, flush, gc, compact); reads are
  * pipelined batches. Key layout (all under one hash tag, `{prefix}`, so every
  * script is single-slot):
  *
- *   {P}:w:TYPE:SID:<m|h|d><chunk>   hash  window buckets: "<off>c" count,
- *                                         v value-count, s sum (micros, decimal),
- *                                         n min, x max, t last time, l last value
- *   {P}:u:TYPE:SID:<m|h|d><index>   HLL   distinct users of one bucket
+ *   {P}:c:TYPE:SID:<m|h|d><chunk>   string window chunk: appended bucket records
+ *                                         (counts, exact sums, min/max/last and
+ *                                         distinct-user sketches; aggregate/chunk.h)
  *   {P}:s:TYPE                      hash  series id -> canonical labels
  *   {P}:types                       set   event types seen
  *   {P}:p:TOPIC:PARTITION           hash  owner, epoch, next (offset), st (stream time)
@@ -88,6 +87,18 @@ const char *store_maxmemory_policy(const struct store *s);
 /** @returns the number of Redis round trips made so far. */
 uint64_t store_round_trips(const struct store *s);
 
+/**
+ * @brief Compact up to \p max chunks that this instance appended to often:
+ *        read them, fold their records (chunk_compact()) and replace them if
+ *        nothing was appended meanwhile. Two round trips.
+ * @param done set to the number of chunks replaced.
+ */
+enum jd_err store_compact(struct store *s, size_t max, size_t *done, char *errstr,
+                          size_t errstr_size);
+
+/** @returns how many chunks are waiting for compaction. */
+size_t store_compact_pending(const struct store *s);
+
 /* ----------------------------------------------------------- partitions */
 
 struct store_claim {
@@ -162,7 +173,8 @@ struct store_refusal {
 };
 
 /**
- * @brief Apply a batch atomically (one script, one round trip).
+ * @brief Apply a batch atomically (one script, one round trip):
+ *        store_flush_send() then store_flush_recv().
  * @returns JD_OK when applied; JD_ERR_GAP/JD_ERR_FENCED when refused with
  *          nothing written (details in \p refused); JD_ERR_REDIS when the
  *          outcome is unknown (connection lost: disconnect, reconnect, re-claim).
@@ -170,6 +182,23 @@ struct store_refusal {
 enum jd_err store_flush(struct store *s, const struct store_flush *f,
                         struct store_refusal *refused, size_t cap, size_t *nrefused, char *errstr,
                         size_t errstr_size);
+
+/**
+ * @brief Send a batch's script without waiting for Redis to run it, so the
+ *        caller can prepare the next batch meanwhile. \p f and the agg it
+ *        points to may be reused as soon as this returns. Until
+ *        store_flush_recv(), no other store call may be made.
+ * @returns JD_OK (sent), JD_ERR_REDIS (connection lost), JD_ERR_NOMEM.
+ */
+enum jd_err store_flush_send(struct store *s, const struct store_flush *f, char *errstr,
+                             size_t errstr_size);
+
+/** @brief Read the outcome of the flush sent last (same returns as store_flush()). */
+enum jd_err store_flush_recv(struct store *s, struct store_refusal *refused, size_t cap,
+                             size_t *nrefused, char *errstr, size_t errstr_size);
+
+/** @returns true between store_flush_send() and store_flush_recv(). */
+bool store_flush_in_flight(const struct store *s);
 
 /**
  * @brief Delete what the oldest partition stream time has retired.
@@ -197,24 +226,19 @@ enum jd_err store_list_series(struct store *s, const char *type, struct store_se
 /** Free a list from store_list_series(); NULL is a no-op. */
 void store_series_free(struct store_series *list, size_t n);
 
-/** A pipelined HMGET: fill key and fields; values come back owned by the request. */
+/** A pipelined GET: fill key; the value comes back owned by the request. */
 struct store_get {
     char key[320];
-    const char **fields; /**< borrowed */
-    size_t nfields;
-    char **values; /**< out: NULL for missing fields; free with store_gets_free() */
+    char *value; /**< out: NULL when the key does not exist; free with store_gets_free() */
+    size_t len;
 };
 
-/** Run \p n HMGETs in one round trip. */
-enum jd_err store_hmget(struct store *s, struct store_get *gets, size_t n, char *errstr,
-                        size_t errstr_size);
+/** Run \p n GETs in one round trip. */
+enum jd_err store_get_many(struct store *s, struct store_get *gets, size_t n, char *errstr,
+                           size_t errstr_size);
 
 /** Free the values of \p n requests. */
 void store_gets_free(struct store_get *gets, size_t n);
-
-/** PFCOUNT over the union of \p keys. */
-enum jd_err store_pfcount(struct store *s, char *const *keys, size_t n, int64_t *out,
-                          char *errstr, size_t errstr_size);
 
 /** Read a field of the stats hash (0 when absent). */
 enum jd_err store_stat_get(struct store *s, const char *field, int64_t *out, char *errstr,
@@ -225,13 +249,9 @@ enum jd_err store_gc_cutoff(struct store *s, int64_t *out, char *errstr, size_t 
 
 /* ------------------------------------------------------------------ keys */
 
-/** `{P}:w:TYPE:SID:<r><chunk>` for the chunk holding \p bucket. */
-size_t store_key_window(const struct store *s, char *buf, size_t size, struct jd_str type,
-                        uint64_t sid, enum window_res r, int64_t bucket);
-
-/** `{P}:u:TYPE:SID:<r><index>` for the bucket starting at \p bucket. */
-size_t store_key_hll(const struct store *s, char *buf, size_t size, struct jd_str type,
-                     uint64_t sid, enum window_res r, int64_t bucket);
+/** `{P}:c:TYPE:SID:<r><chunk>` for the chunk holding \p bucket. */
+size_t store_key_chunk(const struct store *s, char *buf, size_t size, struct jd_str type,
+                       uint64_t sid, enum window_res r, int64_t bucket);
 
 /** @returns the retention the store was configured with. */
 const struct window_retention *store_retention(const struct store *s);

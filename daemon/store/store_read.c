@@ -93,113 +93,54 @@ void store_series_free(struct store_series *list, size_t n)
     free(list);
 }
 
-enum jd_err store_hmget(struct store *s, struct store_get *gets, size_t n, char *errstr,
-                        size_t errstr_size)
+enum jd_err store_get_many(struct store *s, struct store_get *gets, size_t n, char *errstr,
+                           size_t errstr_size)
 {
     redisContext *ctx = store_ctx(s);
-    const char **argv = NULL;
-    size_t *lens = NULL, maxf = 0;
     enum jd_err err = JD_OK;
 
-    for (size_t i = 0; i < n; i++)
-        gets[i].values = NULL;
+    for (size_t i = 0; i < n; i++) {
+        gets[i].value = NULL;
+        gets[i].len = 0;
+    }
     if (!ctx)
         return jd_errf(JD_ERR_REDIS, errstr, errstr_size, "not connected");
-    for (size_t i = 0; i < n; i++)
-        if (gets[i].nfields > maxf)
-            maxf = gets[i].nfields;
-    argv = malloc((maxf + 2) * sizeof(*argv));
-    lens = malloc((maxf + 2) * sizeof(*lens));
-    if (!argv || !lens) {
-        err = jd_errf(JD_ERR_NOMEM, errstr, errstr_size, "out of memory");
-        goto out;
-    }
     for (size_t i = 0; i < n; i++) {
-        argv[0] = "HMGET";
-        lens[0] = 5;
-        argv[1] = gets[i].key;
-        lens[1] = strlen(gets[i].key);
-        for (size_t k = 0; k < gets[i].nfields; k++) {
-            argv[k + 2] = gets[i].fields[k];
-            lens[k + 2] = strlen(gets[i].fields[k]);
-        }
-        if (redisAppendCommandArgv(ctx, (int)gets[i].nfields + 2, argv, lens) != REDIS_OK) {
-            err = store_read_fail(s, errstr, errstr_size, "HMGET");
-            goto out;
-        }
+        const char *argv[] = { "GET", gets[i].key };
+        size_t lens[] = { 3, strlen(gets[i].key) };
+        if (redisAppendCommandArgv(ctx, 2, argv, lens) != REDIS_OK)
+            return store_read_fail(s, errstr, errstr_size, "GET");
     }
     for (size_t i = 0; i < n; i++) {
         redisReply *r = NULL;
         if (redisGetReply(ctx, (void **)&r) != REDIS_OK || !r) {
-            err = store_read_fail(s, errstr, errstr_size, "HMGET");
-            goto out;
+            store_gets_free(gets, n);
+            return store_read_fail(s, errstr, errstr_size, "GET");
         }
-        if (r->type == REDIS_REPLY_ARRAY && r->elements == gets[i].nfields && err == JD_OK) {
-            gets[i].values = calloc(gets[i].nfields ? gets[i].nfields : 1, sizeof(char *));
-            if (!gets[i].values)
+        if (r->type == REDIS_REPLY_STRING && err == JD_OK) {
+            if ((gets[i].value = malloc(r->len ? r->len : 1))) {
+                memcpy(gets[i].value, r->str, r->len);
+                gets[i].len = r->len;
+            } else {
                 err = jd_errf(JD_ERR_NOMEM, errstr, errstr_size, "out of memory");
-            for (size_t k = 0; gets[i].values && k < r->elements; k++)
-                if (r->element[k]->type == REDIS_REPLY_STRING)
-                    gets[i].values[k] = strndup(r->element[k]->str, r->element[k]->len);
-        } else if (err == JD_OK) {
-            err = jd_errf(JD_ERR_REDIS, errstr, errstr_size, "HMGET %s: %s", gets[i].key,
-                          r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+            }
+        } else if (r->type == REDIS_REPLY_ERROR && err == JD_OK) {
+            err = jd_errf(JD_ERR_REDIS, errstr, errstr_size, "GET %s: %s", gets[i].key, r->str);
         }
         freeReplyObject(r);
     }
-out:
-    free(argv);
-    free(lens);
+    if (err)
+        store_gets_free(gets, n);
     return err;
 }
 
 void store_gets_free(struct store_get *gets, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        if (!gets[i].values)
-            continue;
-        for (size_t k = 0; k < gets[i].nfields; k++)
-            free(gets[i].values[k]);
-        free(gets[i].values);
-        gets[i].values = NULL;
+        free(gets[i].value);
+        gets[i].value = NULL;
+        gets[i].len = 0;
     }
-}
-
-enum jd_err store_pfcount(struct store *s, char *const *keys, size_t n, int64_t *out,
-                          char *errstr, size_t errstr_size)
-{
-    redisContext *ctx = store_ctx(s);
-    *out = 0;
-    if (!ctx)
-        return jd_errf(JD_ERR_REDIS, errstr, errstr_size, "not connected");
-    if (n == 0)
-        return JD_OK;
-    const char **argv = malloc((n + 1) * sizeof(*argv));
-    size_t *lens = malloc((n + 1) * sizeof(*lens));
-    if (!argv || !lens) {
-        free(argv);
-        free(lens);
-        return jd_errf(JD_ERR_NOMEM, errstr, errstr_size, "out of memory");
-    }
-    argv[0] = "PFCOUNT";
-    lens[0] = 7;
-    for (size_t i = 0; i < n; i++) {
-        argv[i + 1] = keys[i];
-        lens[i + 1] = strlen(keys[i]);
-    }
-    redisReply *r = redisCommandArgv(ctx, (int)n + 1, argv, lens);
-    free(argv);
-    free(lens);
-    if (!r)
-        return store_read_fail(s, errstr, errstr_size, "PFCOUNT");
-    enum jd_err err = JD_OK;
-    if (r->type == REDIS_REPLY_INTEGER)
-        *out = r->integer;
-    else
-        err = jd_errf(JD_ERR_REDIS, errstr, errstr_size, "PFCOUNT: %s",
-                      r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
-    freeReplyObject(r);
-    return err;
 }
 
 static enum jd_err store_read_hget_int(struct store *s, const char *key, const char *field,
