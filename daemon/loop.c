@@ -42,8 +42,8 @@ struct loop {
     char err[JD_ERRSTR_SIZE];
     int64_t backoff_ms, next_redis_try;
     int64_t last_housekeeping, last_progress, last_gc;
-    uint64_t progress_ok; /* ok count at the last progress line */
-    int64_t first_msg_ms; /* first message consumed (monotonic) */
+    uint64_t progress_ok;   /* ok count at the last progress line */
+    int64_t first_msg_ms;   /* first message consumed (monotonic) */
     int64_t last_commit_ms; /* last batch applied in Redis */
     uint64_t consumed;
 };
@@ -192,8 +192,8 @@ static void loop_batch(struct loop *l, ssize_t n)
             if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
                 consume_note_eof(l->cons, m->partition, m->offset);
             else
-                log_warn("loop", "consumer error", "error=%s detail=%s",
-                         rd_kafka_err2name(m->err), log_q(rd_kafka_message_errstr(m)));
+                log_warn("loop", "consumer error", "error=%s detail=%s", rd_kafka_err2name(m->err),
+                         log_q(rd_kafka_message_errstr(m)));
             continue;
         }
         consume_note_message(l->cons, m->partition);
@@ -206,8 +206,8 @@ static void loop_batch(struct loop *l, ssize_t n)
             const char *name;
             const void *val;
             size_t len;
-            for (size_t k = 0; nh < JD_ARRAY_SIZE(hdrs) &&
-                               !rd_kafka_header_get_all(kh, k, &name, &val, &len);
+            for (size_t k = 0;
+                 nh < JD_ARRAY_SIZE(hdrs) && !rd_kafka_header_get_all(kh, k, &name, &val, &len);
                  k++)
                 hdrs[nh++] = (struct event_header){ name, val, len };
         }
@@ -224,8 +224,7 @@ static void loop_batch(struct loop *l, ssize_t n)
             }
             ndlq++;
             log_debug("loop", "dead letter", "partition=%d offset=%lld reason=%s detail=%s",
-                      (int)m->partition, (long long)m->offset, jd_err2name(reason),
-                      log_q(detail));
+                      (int)m->partition, (long long)m->offset, jd_err2name(reason), log_q(detail));
         } else if (v == PIPELINE_SKIP && reason == JD_ERR_NOMEM) {
             log_error("loop", "out of memory; batch abandoned", "%s", "");
             break;
@@ -312,26 +311,27 @@ static int loop_setup(struct loop *l)
         if (!(l->broker = broker_new(1, l->err, sizeof(l->err))))
             goto fail;
         for (size_t i = 0; i < JD_ARRAY_SIZE(topics); i++)
-            if (broker_create_topic(l->broker, topics[i],
-                                    (int)l->cfg->kafka.embedded_partitions, l->err,
-                                    sizeof(l->err)))
+            if (broker_create_topic(l->broker, topics[i], (int)l->cfg->kafka.embedded_partitions,
+                                    l->err, sizeof(l->err)))
                 goto fail;
         bootstrap = broker_bootstraps(l->broker);
-        log_info("loop", "embedded Kafka broker started", "bootstrap=%s events_topic=%s",
-                 bootstrap, l->cfg->kafka.topics.events);
+        log_info("loop", "embedded Kafka broker started", "bootstrap=%s events_topic=%s", bootstrap,
+                 l->cfg->kafka.topics.events);
         /* on stdout too, so scripts (and people) can pick it up */
         printf("journeyd: embedded Kafka broker at %s — try: kcat -b %s -P -t %s\n", bootstrap,
                bootstrap, l->cfg->kafka.topics.events);
         fflush(stdout);
     }
-    struct store_opts so = { l->cfg->redis.url, l->cfg->redis.password, l->cfg->redis.prefix,
-                             l->cfg->redis.connect_timeout_ms, l->cfg->redis.command_timeout_ms,
+    struct store_opts so = { l->cfg->redis.url,
+                             l->cfg->redis.password,
+                             l->cfg->redis.prefix,
+                             l->cfg->redis.connect_timeout_ms,
+                             l->cfg->redis.command_timeout_ms,
                              ret };
     if (!(l->store = store_new(&so, l->err, sizeof(l->err))) ||
         !(l->pipe = pipeline_new(l->cfg, l->store, l->owner, l->err, sizeof(l->err))) ||
         !(l->pub = publish_new(l->cfg, bootstrap, l->err, sizeof(l->err))) ||
-        !(l->cons = consume_new(l->cfg, bootstrap, l->opts->exit_on_eof, l->err,
-                                sizeof(l->err))))
+        !(l->cons = consume_new(l->cfg, bootstrap, l->opts->exit_on_eof, l->err, sizeof(l->err))))
         goto fail;
     l->msgs = calloc((size_t)l->cfg->batch.max_events, sizeof(*l->msgs));
     if (!l->msgs) {
@@ -373,8 +373,8 @@ int loop_run(struct config *cfg, const struct loop_opts *opts)
         int64_t now = ts_mono_ms();
         if (*opts->reload) {
             *opts->reload = 0;
-            log_info("loop", "SIGHUP received: configuration changes need a restart",
-                     "config=%s", log_q(opts->config_path ? opts->config_path : "(none)"));
+            log_info("loop", "SIGHUP received: configuration changes need a restart", "config=%s",
+                     log_q(opts->config_path ? opts->config_path : "(none)"));
         }
         loop_assignments(&l);
         if (!pipeline_in_flight(l.pipe)) {
@@ -413,9 +413,10 @@ int loop_run(struct config *cfg, const struct loop_opts *opts)
     /* the rate the bench reports: first message consumed to last batch applied */
     double span =
         l.last_commit_ms > l.first_msg_ms ? (double)(l.last_commit_ms - l.first_msg_ms) : 0;
-    log_info("loop", "stopped", "consumed=%llu ok=%llu dup=%llu dlq=%llu too_old=%llu "
-                                "batches=%llu redis_round_trips=%llu first_to_applied_ms=%.0f "
-                                "events_per_sec=%.0f",
+    log_info("loop", "stopped",
+             "consumed=%llu ok=%llu dup=%llu dlq=%llu too_old=%llu "
+             "batches=%llu redis_round_trips=%llu first_to_applied_ms=%.0f "
+             "events_per_sec=%.0f",
              (unsigned long long)l.consumed, (unsigned long long)c->ok, (unsigned long long)c->dup,
              (unsigned long long)c->dlq, (unsigned long long)c->too_old,
              (unsigned long long)c->batches, (unsigned long long)store_round_trips(l.store), span,

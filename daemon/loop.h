@@ -15,10 +15,10 @@
 #include <stdbool.h>
 
 struct loop_opts {
-    bool exit_on_eof;                 /**< stop once every partition is at its end */
-    volatile sig_atomic_t *stop;      /**< set by SIGTERM/SIGINT */
-    volatile sig_atomic_t *reload;    /**< set by SIGHUP */
-    const char *config_path;          /**< for messages; may be NULL */
+    bool exit_on_eof;              /**< stop once every partition is at its end */
+    volatile sig_atomic_t *stop;   /**< set by SIGTERM/SIGINT */
+    volatile sig_atomic_t *reload; /**< set by SIGHUP */
+    const char *config_path;       /**< for messages; may be NULL */
 };
 
 /**

@@ -27,7 +27,7 @@
 #include <sys/stat.h>
 #include <yaml.h>
 
-#define EXIT_USAGE 2
+#define EXIT_USAGE  2
 #define EXIT_CONFIG 78
 
 extern char **environ;

@@ -31,8 +31,8 @@ struct pipeline_seg {
 /* One partition's share of one batch. */
 struct pipeline_bpart {
     bool in;
-    int64_t from, to; /* offsets [from, to) */
-    int64_t st;       /* stream time at the end of the batch */
+    int64_t from, to;  /* offsets [from, to) */
+    int64_t st;        /* stream time at the end of the batch */
     unsigned char *fp; /* the batch's seen-id fingerprints, by slice */
     size_t fplen, fpcap;
     struct pipeline_seg *segs;
@@ -379,9 +379,8 @@ static bool pipeline_count_type(struct pipeline_batch *b, struct jd_str type)
     return true;
 }
 
-enum pipeline_verdict pipeline_add(struct pipeline *p, const struct pipeline_msg *m,
-                                   int64_t now_ms, enum jd_err *reason, char *detail,
-                                   size_t detail_size)
+enum pipeline_verdict pipeline_add(struct pipeline *p, const struct pipeline_msg *m, int64_t now_ms,
+                                   enum jd_err *reason, char *detail, size_t detail_size)
 {
     struct pipeline_part *pp = pipeline_part(p, m->partition);
     struct pipeline_batch *b = p->building;
@@ -433,8 +432,8 @@ enum pipeline_verdict pipeline_add(struct pipeline *p, const struct pipeline_msg
     pp->bst = nst;
     size_t ln = series_labels_encode(ev, p->labels);
     uint64_t sid = series_id(ev->type, p->labels, ln);
-    if (!agg_add(b->agg, sid, ev->type, (struct jd_str){ p->labels, ln }, ev->ts_ms,
-                 ev->has_value, ev->value, ev->user_id) ||
+    if (!agg_add(b->agg, sid, ev->type, (struct jd_str){ p->labels, ln }, ev->ts_ms, ev->has_value,
+                 ev->value, ev->user_id) ||
         !pipeline_count_type(b, ev->type))
         goto nomem;
     return PIPELINE_OK;
@@ -511,10 +510,10 @@ static bool pipeline_request(struct pipeline *p, struct pipeline_batch *b, struc
         b->sparts[i] = (struct store_part){ part, pp->epoch, bp->from, bp->to,
                                             bp->st == INT64_MIN ? 0 : bp->st };
         for (size_t k = 0; k < bp->nsegs; k++)
-            b->sseen[nseen++] = (struct store_seen){
-                part, bp->segs[k].slice, (bp->segs[k].slice + slices_kept) * p->slice_ms,
-                bp->fp + bp->segs[k].off, bp->segs[k].len
-            };
+            b->sseen[nseen++] =
+                (struct store_seen){ part, bp->segs[k].slice,
+                                     (bp->segs[k].slice + slices_kept) * p->slice_ms,
+                                     bp->fp + bp->segs[k].off, bp->segs[k].len };
         dup += bp->dup;
         dlq += bp->dlq;
         too_old += bp->too_old;
@@ -537,8 +536,15 @@ static bool pipeline_request(struct pipeline *p, struct pipeline_batch *b, struc
         if (outcomes[i].n)
             b->sstats[nstats++] = (struct store_stat){ outcomes[i].name, strlen(outcomes[i].name),
                                                        (int64_t)outcomes[i].n };
-    *f = (struct store_flush){ p->cfg->kafka.topics.events, p->owner, b->sparts, b->nparts,
-                               b->sseen, nseen, b->agg, b->sstats, nstats };
+    *f = (struct store_flush){ p->cfg->kafka.topics.events,
+                               p->owner,
+                               b->sparts,
+                               b->nparts,
+                               b->sseen,
+                               nseen,
+                               b->agg,
+                               b->sstats,
+                               nstats };
     return true;
 }
 

@@ -96,9 +96,8 @@ void pipeline_begin(struct pipeline *p);
  * @param reason, detail on PIPELINE_DLQ: the DLQ code and human text
  *        (detail holds at least 256 bytes).
  */
-enum pipeline_verdict pipeline_add(struct pipeline *p, const struct pipeline_msg *m,
-                                   int64_t now_ms, enum jd_err *reason, char *detail,
-                                   size_t detail_size);
+enum pipeline_verdict pipeline_add(struct pipeline *p, const struct pipeline_msg *m, int64_t now_ms,
+                                   enum jd_err *reason, char *detail, size_t detail_size);
 
 /** @returns true if the current batch holds anything to commit. */
 bool pipeline_pending(const struct pipeline *p);
@@ -130,7 +129,8 @@ bool pipeline_in_flight(const struct pipeline *p);
 /** pipeline_recv(), pipeline_send(), pipeline_recv(): apply the batch and wait. */
 enum jd_err pipeline_commit(struct pipeline *p, char *errstr, size_t errstr_size);
 
-/** Abandon the batch being built (e.g. the DLQ could not be written): its partitions are re-claimed. */
+/** Abandon the batch being built (e.g. the DLQ could not be written): its partitions are
+ * re-claimed. */
 void pipeline_abort(struct pipeline *p);
 
 /** Every tracked partition back to UNCLAIMED, both batches dropped (after a Redis reconnect). */

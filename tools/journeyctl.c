@@ -29,7 +29,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define EXIT_USAGE 2
+#define EXIT_USAGE  2
 #define EXIT_CONFIG 78
 
 extern char **environ;
@@ -136,8 +136,8 @@ static void ctl_print_json(const struct query_result *r, int64_t at)
                 json_object_set_new(metric, r->v[i].labels[k].name,
                                     json_string(r->v[i].labels[k].value));
             query_format_value(&r->v[i], v, sizeof(v));
-            json_array_append_new(res, json_pack("{s:o,s:[f,s]}", "metric", metric, "value",
-                                                 (double)at / 1000.0, v));
+            json_array_append_new(
+                res, json_pack("{s:o,s:[f,s]}", "metric", metric, "value", (double)at / 1000.0, v));
         }
     }
     json_t *doc = json_pack("{s:s,s:{s:s,s:o}}", "status", "success", "data", "resultType",
@@ -204,8 +204,11 @@ static int ctl_query(const char *cfgpath, int argc, char **argv)
         rc = EXIT_CONFIG;
         goto out;
     }
-    struct store_opts so = { cfg->redis.url, cfg->redis.password, cfg->redis.prefix,
-                             cfg->redis.connect_timeout_ms, cfg->redis.command_timeout_ms,
+    struct store_opts so = { cfg->redis.url,
+                             cfg->redis.password,
+                             cfg->redis.prefix,
+                             cfg->redis.connect_timeout_ms,
+                             cfg->redis.command_timeout_ms,
                              { { cfg->windows.retention_minute_ms, cfg->windows.retention_hour_ms,
                                  cfg->windows.retention_day_ms } } };
     if (!(store = store_new(&so, err, sizeof(err))) ||
@@ -260,10 +263,9 @@ static json_t *ctl_event_json(const struct event *ev)
             const struct event_prop *pr = &ev->props[i];
             char key[72];
             snprintf(key, sizeof(key), "%.*s", (int)pr->key.n, pr->key.p);
-            json_t *val = pr->kind == EVENT_PROP_STR ? json_stringn(pr->val.p, pr->val.n)
-                          : pr->kind == EVENT_PROP_BOOL
-                              ? json_boolean(pr->val.n == 4)
-                              : json_real(strtod(pr->val.p, NULL));
+            json_t *val = pr->kind == EVENT_PROP_STR    ? json_stringn(pr->val.p, pr->val.n)
+                          : pr->kind == EVENT_PROP_BOOL ? json_boolean(pr->val.n == 4)
+                                                        : json_real(strtod(pr->val.p, NULL));
             json_object_set_new(p, key, val);
         }
         json_object_set_new(o, "props", p);

@@ -182,8 +182,8 @@ static uint64_t agg_min_hash(uint32_t series, int64_t minute)
 }
 
 /* Doubles a table of index+1 slots; `hash(i)` recomputes each entry's hash. */
-static bool agg_rehash(uint32_t **tab, size_t *cap, size_t n, uint64_t (*hash)(struct agg *, uint32_t),
-                       struct agg *a)
+static bool agg_rehash(uint32_t **tab, size_t *cap, size_t n,
+                       uint64_t (*hash)(struct agg *, uint32_t), struct agg *a)
 {
     size_t ncap = *cap * 2;
     uint32_t *t = calloc(ncap, sizeof(*t));
@@ -211,9 +211,8 @@ static uint64_t agg_min_hash_at(struct agg *a, uint32_t i)
     return agg_min_hash(a->mins.v[i].series, a->mins.v[i].d.bucket);
 }
 
-
-
-static uint32_t agg_series_get(struct agg *a, uint64_t sid, struct jd_str type, struct jd_str labels)
+static uint32_t agg_series_get(struct agg *a, uint64_t sid, struct jd_str type,
+                               struct jd_str labels)
 {
     size_t mask = a->ser_tab_cap - 1, s = (size_t)hash_mix64(sid) & mask;
     while (a->ser_tab[s]) {
@@ -353,7 +352,8 @@ bool agg_add(struct agg *a, uint64_t sid, struct jd_str type, struct jd_str labe
 static int agg_cmp_minute(const void *x, const void *y, void *ctx)
 {
     const struct agg *a = ctx;
-    int64_t p = a->mins.v[*(const uint32_t *)x].d.bucket, q = a->mins.v[*(const uint32_t *)y].d.bucket;
+    int64_t p = a->mins.v[*(const uint32_t *)x].d.bucket,
+            q = a->mins.v[*(const uint32_t *)y].d.bucket;
     return p < q ? -1 : p > q;
 }
 
@@ -419,8 +419,8 @@ bool agg_seal(struct agg *a)
         for (int r = 0; r < WINDOW_NRES; r++) {
             size_t start = a->offs.v[si * 3 + (size_t)r];
             size_t end = r < WINDOW_NRES - 1 ? a->offs.v[si * 3 + (size_t)r + 1]
-                         : si + 1 < nser    ? a->offs.v[(si + 1) * 3]
-                                            : a->deltas.n;
+                         : si + 1 < nser     ? a->offs.v[(si + 1) * 3]
+                                             : a->deltas.n;
             v->deltas[r] = a->deltas.v + start;
             v->regs[r] = a->dregs.v + start;
             v->ndeltas[r] = end - start;

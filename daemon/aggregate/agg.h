@@ -40,8 +40,8 @@ struct agg_regs {
 /** One series touched by the batch, as exposed after agg_seal(). */
 struct agg_series {
     uint64_t sid;
-    struct jd_str type;   /**< copied into the agg's arena */
-    struct jd_str labels; /**< canonical encoding (series.h), copied */
+    struct jd_str type;                          /**< copied into the agg's arena */
+    struct jd_str labels;                        /**< canonical encoding (series.h), copied */
     const struct agg_delta *deltas[WINDOW_NRES]; /**< sorted by bucket */
     const struct agg_regs *regs[WINDOW_NRES];    /**< parallel to deltas */
     size_t ndeltas[WINDOW_NRES];

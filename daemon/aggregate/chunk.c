@@ -112,7 +112,8 @@ int chunk_next(struct chunk_iter *it, struct chunk_rec *rec)
     rec->offset = it->p[0];
     uint8_t flags = it->p[1];
     it->p += 2;
-    if (rec->offset >= CHUNK_MAX_BUCKETS || (flags & ~(CHUNK_F_VALUE | CHUNK_F_SPARSE | CHUNK_F_DENSE)) ||
+    if (rec->offset >= CHUNK_MAX_BUCKETS ||
+        (flags & ~(CHUNK_F_VALUE | CHUNK_F_SPARSE | CHUNK_F_DENSE)) ||
         ((flags & CHUNK_F_SPARSE) && (flags & CHUNK_F_DENSE)))
         return -1;
     if (!chunk_get_uv(it, &u, 63))

@@ -30,9 +30,9 @@
 /** Buckets per chunk never exceed this (60 minutes, 24 hours, 30 days). */
 #define CHUNK_MAX_BUCKETS 64
 
-#define CHUNK_F_VALUE 0x1
+#define CHUNK_F_VALUE  0x1
 #define CHUNK_F_SPARSE 0x2
-#define CHUNK_F_DENSE 0x4
+#define CHUNK_F_DENSE  0x4
 
 /** @returns an upper bound of the bytes one record with \p nregs updates needs. */
 size_t chunk_record_max(size_t nregs);

@@ -17,9 +17,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HLL_P 16
+#define HLL_P    16
 #define HLL_REGS (1u << HLL_P)
-#define HLL_Q (64 - HLL_P) /* bits left for the rank: ranks are 1..HLL_Q+1 */
+#define HLL_Q    (64 - HLL_P) /* bits left for the rank: ranks are 1..HLL_Q+1 */
 
 /** One register update. */
 struct hll_update {

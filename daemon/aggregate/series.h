@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SERIES_SEP_PAIR '\x1e'  /* between labels */
+#define SERIES_SEP_PAIR  '\x1e' /* between labels */
 #define SERIES_SEP_VALUE '\x1f' /* between a label's name and value */
 
 /** Largest possible encoding (64 props of 64+256 bytes plus channel and campaign). */

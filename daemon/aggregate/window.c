@@ -68,8 +68,8 @@ size_t window_plan_max(int64_t from, int64_t to)
     return (size_t)(2 * 59 + 2 * 23 + (to - from) / JD_MS_DAY + 1);
 }
 
-enum jd_err window_plan(int64_t from, int64_t to, struct window_piece *out, size_t cap,
-                        size_t *n, char *errstr, size_t errstr_size)
+enum jd_err window_plan(int64_t from, int64_t to, struct window_piece *out, size_t cap, size_t *n,
+                        char *errstr, size_t errstr_size)
 {
     size_t k = 0;
     int64_t t = from;

@@ -81,7 +81,7 @@ size_t window_plan_max(int64_t from, int64_t to);
  * @returns JD_OK with *n pieces in \p out, JD_ERR_INVALID (unaligned or
  *          reversed range) or JD_ERR_RANGE (more than \p cap pieces).
  */
-enum jd_err window_plan(int64_t from, int64_t to, struct window_piece *out, size_t cap,
-                        size_t *n, char *errstr, size_t errstr_size);
+enum jd_err window_plan(int64_t from, int64_t to, struct window_piece *out, size_t cap, size_t *n,
+                        char *errstr, size_t errstr_size);
 
 #endif

@@ -44,7 +44,8 @@ struct broker *broker_new(int nbrokers, char *errstr, size_t errstr_size)
     conf = NULL;
     b->mcluster = rd_kafka_mock_cluster_new(b->host, nbrokers);
     if (!b->mcluster) {
-        jd_errf(JD_ERR_KAFKA, errstr, errstr_size, "embedded broker: cannot start the mock cluster");
+        jd_errf(JD_ERR_KAFKA, errstr, errstr_size,
+                "embedded broker: cannot start the mock cluster");
         goto fail;
     }
     return b;

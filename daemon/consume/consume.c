@@ -22,7 +22,8 @@ struct consume {
     rd_kafka_queue_t *queue;
     char *topic;
     bool track_eof;
-    bool start_at_end; /* auto.offset.reset=latest: a partition with no stored offset starts at the end */
+    bool start_at_end; /* auto.offset.reset=latest: a partition with no stored offset starts at the
+                          end */
     bool fatal;
     /* assignment state, indexed by partition */
     bool assigned[CONSUME_MAX_PARTS];
@@ -37,9 +38,10 @@ static void consume_log_cb(const rd_kafka_t *rk, int level, const char *fac, con
 {
     (void)rk;
     /* syslog levels: 0-3 error, 4 warning, 5-6 info, 7 debug */
-    enum log_level l = level <= 3 ? LOG_LVL_ERROR : level == 4 ? LOG_LVL_WARN
-                       : level <= 6                             ? LOG_LVL_INFO
-                                                                : LOG_LVL_DEBUG;
+    enum log_level l = level <= 3   ? LOG_LVL_ERROR
+                       : level == 4 ? LOG_LVL_WARN
+                       : level <= 6 ? LOG_LVL_INFO
+                                    : LOG_LVL_DEBUG;
     if (log_threshold >= l)
         log_write(l, "kafka", buf, "facility=%s", log_q(fac));
 }
@@ -60,8 +62,7 @@ static void consume_error_cb(rd_kafka_t *rk, int err, const char *reason, void *
         return;
     }
     /* everything else is retried by librdkafka on its own */
-    log_warn("consume", "Kafka error", "error=%s reason=%s", rd_kafka_err2name(err),
-             log_q(reason));
+    log_warn("consume", "Kafka error", "error=%s reason=%s", rd_kafka_err2name(err), log_q(reason));
 }
 
 static void consume_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -110,8 +111,8 @@ static bool consume_conf_set(rd_kafka_conf_t *conf, const char *k, const char *v
     return true;
 }
 
-struct consume *consume_new(const struct config *cfg, const char *bootstrap, bool eof,
-                            char *errstr, size_t errstr_size)
+struct consume *consume_new(const struct config *cfg, const char *bootstrap, bool eof, char *errstr,
+                            size_t errstr_size)
 {
     struct consume *c = calloc(1, sizeof(*c));
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -244,14 +245,16 @@ size_t consume_take_revoked(struct consume *c, int32_t *out, size_t cap)
     return n;
 }
 
-enum jd_err consume_seek_resume(struct consume *c, int32_t partition, int64_t offset,
-                                char *errstr, size_t errstr_size)
+enum jd_err consume_seek_resume(struct consume *c, int32_t partition, int64_t offset, char *errstr,
+                                size_t errstr_size)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_add(l, c->topic, partition);
     enum jd_err ret = JD_OK;
 
-    tp->offset = offset >= 0 ? offset : c->start_at_end ? RD_KAFKA_OFFSET_END : RD_KAFKA_OFFSET_BEGINNING;
+    tp->offset = offset >= 0       ? offset
+                 : c->start_at_end ? RD_KAFKA_OFFSET_END
+                                   : RD_KAFKA_OFFSET_BEGINNING;
     /* seek purges messages fetched from the old position */
     rd_kafka_error_t *e = rd_kafka_seek_partitions(c->rk, l, 10000);
     if (e) {
@@ -340,8 +343,7 @@ int64_t consume_lag(struct consume *c, const int32_t *parts, const int64_t *next
     int64_t lag = 0;
     for (size_t i = 0; i < n; i++) {
         int64_t lo, hi;
-        if (rd_kafka_get_watermark_offsets(c->rk, c->topic, parts[i], &lo, &hi) ||
-            hi < 0)
+        if (rd_kafka_get_watermark_offsets(c->rk, c->topic, parts[i], &lo, &hi) || hi < 0)
             return -1;
         if (hi > next[i])
             lag += hi - next[i];

@@ -23,8 +23,8 @@ struct consume;
  * @param bootstrap the broker list (the embedded broker's, or kafka.brokers).
  * @param eof track partition ends (for --exit-on-eof).
  */
-struct consume *consume_new(const struct config *cfg, const char *bootstrap, bool eof,
-                            char *errstr, size_t errstr_size);
+struct consume *consume_new(const struct config *cfg, const char *bootstrap, bool eof, char *errstr,
+                            size_t errstr_size);
 
 /** Leave the group (committing stored offsets) and free; NULL is a no-op. */
 void consume_destroy(struct consume *c);
@@ -47,8 +47,8 @@ size_t consume_take_revoked(struct consume *c, int32_t *out, size_t cap);
  * @brief Seek \p partition to \p offset (-1: the beginning, or the end when
  *        auto.offset.reset says latest) and resume fetching it.
  */
-enum jd_err consume_seek_resume(struct consume *c, int32_t partition, int64_t offset,
-                                char *errstr, size_t errstr_size);
+enum jd_err consume_seek_resume(struct consume *c, int32_t partition, int64_t offset, char *errstr,
+                                size_t errstr_size);
 
 /** Stop fetching \p partition (n = 0: every assigned partition). */
 void consume_pause(struct consume *c, const int32_t *partitions, size_t n);

@@ -146,8 +146,9 @@ static enum jd_err config_parse_size(const char *s, int64_t *out, char *errstr, 
     static const struct {
         const char *suffix;
         int64_t mult;
-    } sfx[] = { { "KiB", 1024 }, { "MiB", 1024 * 1024 }, { "GiB", INT64_C(1) << 30 }, { "B", 1 },
-                { "", 1 } };
+    } sfx[] = {
+        { "KiB", 1024 }, { "MiB", 1024 * 1024 }, { "GiB", INT64_C(1) << 30 }, { "B", 1 }, { "", 1 }
+    };
     char *end;
     errno = 0;
     long long v = strtoll(s, &end, 10);
@@ -438,8 +439,7 @@ static void config_walk(struct config *cfg, const char *file, const struct ydoc_
                 continue;
             }
             config_suggest(path, sugg, sizeof(sugg));
-            config_err_add(errs, "%s:%u:%u: unknown key '%s'%s", file, k->line, k->col, path,
-                           sugg);
+            config_err_add(errs, "%s:%u:%u: unknown key '%s'%s", file, k->line, k->col, path, sugg);
             continue;
         }
         if (e->type == CONFIG_LIST) {
@@ -457,8 +457,8 @@ static void config_walk(struct config *cfg, const char *file, const struct ydoc_
             for (size_t j = 0; j < v->n; j++) {
                 const struct ydoc_node *it = v->items[j];
                 if (it->kind != YDOC_SCALAR || it->len == 0)
-                    config_err_add(errs, "%s:%u:%u: %s: list items must be non-empty values",
-                                   file, it->line, it->col, path);
+                    config_err_add(errs, "%s:%u:%u: %s: list items must be non-empty values", file,
+                                   it->line, it->col, path);
                 else if (!config_list_push(l, it->str, it->len))
                     config_err_add(errs, "%s: out of memory", file);
             }
@@ -476,8 +476,8 @@ static void config_walk(struct config *cfg, const char *file, const struct ydoc_
             for (size_t j = 0; j + 1 < v->n; j += 2) {
                 const struct ydoc_node *mk = v->items[j], *mv = v->items[j + 1];
                 if (mv->kind != YDOC_SCALAR)
-                    config_err_add(errs, "%s:%u:%u: %s.%s: expected a plain value", file,
-                                   mv->line, mv->col, path, mk->str);
+                    config_err_add(errs, "%s:%u:%u: %s.%s: expected a plain value", file, mv->line,
+                                   mv->col, path, mk->str);
                 else if (!config_map_put(m, mk->str, mv->str))
                     config_err_add(errs, "%s: out of memory", file);
             }
@@ -512,8 +512,7 @@ enum jd_err config_load_buf(struct config *cfg, const char *name, const char *bu
     return errs.count ? JD_ERR_CONFIG : JD_OK;
 }
 
-enum jd_err config_load_file(struct config *cfg, const char *path, char *errstr,
-                             size_t errstr_size)
+enum jd_err config_load_file(struct config *cfg, const char *path, char *errstr, size_t errstr_size)
 {
     struct config_errs errs = { errstr, errstr_size, 0, 0 };
     if (access(path, R_OK) != 0)
@@ -570,8 +569,10 @@ enum jd_err config_apply_env(struct config *cfg, char *const *envp, char *errstr
             continue;
         }
         if (e->flags & CONFIG_F_NO_ENV) {
-            config_err_add(&errs, "environment: %.*s cannot be set from the environment; use "
-                                  "the config file", (int)nl, kv);
+            config_err_add(&errs,
+                           "environment: %.*s cannot be set from the environment; use "
+                           "the config file",
+                           (int)nl, kv);
             continue;
         }
         if (config_set_text(cfg, e, eq + 1, err, sizeof(err)) != JD_OK)
@@ -660,8 +661,9 @@ enum jd_err config_validate(const struct config *cfg, char *errstr, size_t errst
                            cfg->attribution.touch_types.v[i]);
     for (size_t i = 0; i < cfg->events.type_map.n; i++)
         if (!config_is_type_name(cfg->events.type_map.vals[i]))
-            config_err_add(&errs, "events.type_map: '%s' maps to '%s', not an event type "
-                                  "([a-z0-9_]{1,64})",
+            config_err_add(&errs,
+                           "events.type_map: '%s' maps to '%s', not an event type "
+                           "([a-z0-9_]{1,64})",
                            cfg->events.type_map.keys[i], cfg->events.type_map.vals[i]);
     for (size_t i = 0; i < cfg->attribution.models.n; i++) {
         bool known = false;
@@ -725,8 +727,12 @@ static void config_print_str(const char *v, FILE *out)
 /* librdkafka properties that hold credentials or keys (librdkafka marks them sensitive). */
 static bool config_sensitive_prop(const char *k)
 {
-    static const char *const marks[] = { "password", "secret", "ssl.key.pem", "ssl_key",
-                                         "sasl.oauthbearer.config", "ssl.keystore",
+    static const char *const marks[] = { "password",
+                                         "secret",
+                                         "ssl.key.pem",
+                                         "ssl_key",
+                                         "sasl.oauthbearer.config",
+                                         "ssl.keystore",
                                          "ssl.certificate.pem" };
     for (size_t i = 0; i < JD_ARRAY_SIZE(marks); i++)
         if (strstr(k, marks[i]))
@@ -863,8 +869,9 @@ void config_write_reference(FILE *out)
         size_t sl = (size_t)(dot - t[i].name);
         if (strncmp(section, t[i].name, sl) || section[sl] != '.') {
             section = t[i].name;
-            fprintf(out, "\n## `%.*s`\n\n| key | type | default | environment | meaning |\n"
-                         "|---|---|---|---|---|\n",
+            fprintf(out,
+                    "\n## `%.*s`\n\n| key | type | default | environment | meaning |\n"
+                    "|---|---|---|---|---|\n",
                     (int)sl, t[i].name);
         }
         config_env_name(&t[i], env, sizeof(env));

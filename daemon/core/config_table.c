@@ -10,7 +10,7 @@
 #include <stddef.h>
 
 #define OFF(field) offsetof(struct config, field)
-#define DAY (86400000.0)
+#define DAY        (86400000.0)
 
 static const struct config_entry config_entries[] = {
     /* kafka */
@@ -21,10 +21,10 @@ static const struct config_entry config_entries[] = {
     { "kafka.group", CONFIG_STRING, OFF(kafka.group), "journeyd", 0, 0, NULL,
       "Consumer group. Instances with the same group share the partitions of the events topic.",
       0 },
-    { "kafka.topics.events", CONFIG_STRING, OFF(kafka.topics.events), "journey.events", 0, 0,
-      NULL, "Topic the journey events are read from.", 0 },
-    { "kafka.topics.alerts", CONFIG_STRING, OFF(kafka.topics.alerts), "journey.alerts", 0, 0,
-      NULL, "Topic alert messages are published to.", 0 },
+    { "kafka.topics.events", CONFIG_STRING, OFF(kafka.topics.events), "journey.events", 0, 0, NULL,
+      "Topic the journey events are read from.", 0 },
+    { "kafka.topics.alerts", CONFIG_STRING, OFF(kafka.topics.alerts), "journey.alerts", 0, 0, NULL,
+      "Topic alert messages are published to.", 0 },
     { "kafka.topics.dlq", CONFIG_STRING, OFF(kafka.topics.dlq), "journey.events.dlq", 0, 0, NULL,
       "Dead-letter topic: every message that cannot be decoded or validated goes here unchanged, "
       "with `journeyd.error` and `journeyd.detail` headers.",
@@ -51,10 +51,10 @@ static const struct config_entry config_entries[] = {
       "File holding the password (first line). A relative name is looked up in "
       "$CREDENTIALS_DIRECTORY first (systemd LoadCredential).",
       0 },
-    { "redis.connect_timeout", CONFIG_DURATION, OFF(redis.connect_timeout_ms), "2s", 10,
-      60000, NULL, "Connect timeout.", 0 },
-    { "redis.command_timeout", CONFIG_DURATION, OFF(redis.command_timeout_ms), "10s", 100,
-      600000, NULL,
+    { "redis.connect_timeout", CONFIG_DURATION, OFF(redis.connect_timeout_ms), "2s", 10, 60000,
+      NULL, "Connect timeout.", 0 },
+    { "redis.command_timeout", CONFIG_DURATION, OFF(redis.command_timeout_ms), "10s", 100, 600000,
+      NULL,
       "Socket timeout for a pipelined exchange. On expiry the connection is dropped, partitions "
       "are paused and re-claimed after reconnecting.",
       0 },
@@ -68,8 +68,7 @@ static const struct config_entry config_entries[] = {
       "Maps Segment `event` names and CloudEvents `type`s to event types, e.g. "
       "`{\"Order Completed\": conversion}`. Unmapped Segment names are lower_snake_cased.",
       CONFIG_F_NO_ENV },
-    { "events.dedup_window", CONFIG_DURATION, OFF(events.dedup_window_ms), "1h", 0, 7 * DAY,
-      NULL,
+    { "events.dedup_window", CONFIG_DURATION, OFF(events.dedup_window_ms), "1h", 0, 7 * DAY, NULL,
       "A repeated `event_id` is dropped if the first was seen within this much stream time "
       "(event time) on the same partition. 0 disables de-duplication.",
       0 },
@@ -79,8 +78,8 @@ static const struct config_entry config_entries[] = {
       0 },
 
     /* windows */
-    { "windows.retention.minute", CONFIG_DURATION, OFF(windows.retention_minute_ms), "3d",
-      3600000, 400 * DAY, NULL,
+    { "windows.retention.minute", CONFIG_DURATION, OFF(windows.retention_minute_ms), "3d", 3600000,
+      400 * DAY, NULL,
       "How long 1-minute buckets are kept (event time). Ranges whose edges are not whole hours "
       "need them at both edges.",
       0 },
@@ -95,8 +94,8 @@ static const struct config_entry config_entries[] = {
     /* attribution */
     { "attribution.touch_types", CONFIG_LIST, OFF(attribution.touch_types), "touch", 0, 0, NULL,
       "Event types that are touchpoints (need `user_id` and `channel`).", 0 },
-    { "attribution.conversion_types", CONFIG_LIST, OFF(attribution.conversion_types),
-      "conversion", 0, 0, NULL, "Event types that are conversions (need `user_id`).", 0 },
+    { "attribution.conversion_types", CONFIG_LIST, OFF(attribution.conversion_types), "conversion",
+      0, 0, NULL, "Event types that are conversions (need `user_id`).", 0 },
     { "attribution.lookback", CONFIG_DURATION, OFF(attribution.lookback_ms), "30d", 60000,
       400 * DAY, NULL, "Touches older than this before a conversion are not eligible.", 0 },
     { "attribution.journey_mode", CONFIG_ENUM, OFF(attribution.journey_mode), "reset", 0, 0,
@@ -104,17 +103,17 @@ static const struct config_entry config_entries[] = {
       "`reset`: a conversion consumes the touches before it; `independent`: each conversion "
       "looks back on its own.",
       0 },
-    { "attribution.direct_channels", CONFIG_LIST, OFF(attribution.direct_channels), "direct", 0,
-      0, NULL, "Channels `last_non_direct` skips.", 0 },
+    { "attribution.direct_channels", CONFIG_LIST, OFF(attribution.direct_channels), "direct", 0, 0,
+      NULL, "Channels `last_non_direct` skips.", 0 },
     { "attribution.models", CONFIG_LIST, OFF(attribution.models),
-      "first_touch,last_touch,last_non_direct,linear,position_based,time_decay,markov,shapley",
-      0, 0, NULL, "Attribution models to run.", 0 },
+      "first_touch,last_touch,last_non_direct,linear,position_based,time_decay,markov,shapley", 0,
+      0, NULL, "Attribution models to run.", 0 },
     { "attribution.time_decay.half_life", CONFIG_DURATION, OFF(attribution.half_life_ms), "7d",
       60000, 400 * DAY, NULL, "Half-life of `time_decay`.", 0 },
-    { "attribution.position_based.first_weight", CONFIG_FLOAT, OFF(attribution.first_weight),
-      "0.4", 0, 1, NULL, "Share of the first touch in `position_based`.", 0 },
-    { "attribution.position_based.last_weight", CONFIG_FLOAT, OFF(attribution.last_weight),
-      "0.4", 0, 1, NULL, "Share of the last touch in `position_based`.", 0 },
+    { "attribution.position_based.first_weight", CONFIG_FLOAT, OFF(attribution.first_weight), "0.4",
+      0, 1, NULL, "Share of the first touch in `position_based`.", 0 },
+    { "attribution.position_based.last_weight", CONFIG_FLOAT, OFF(attribution.last_weight), "0.4",
+      0, 1, NULL, "Share of the last touch in `position_based`.", 0 },
 
     /* rules */
     { "rules.dirs", CONFIG_LIST, OFF(rules.dirs), "rules", 0, 0, NULL,
@@ -129,8 +128,8 @@ static const struct config_entry config_entries[] = {
       "Address of the HTTP endpoint (metrics, health, status); empty disables it.", 0 },
 
     /* log */
-    { "log.level", CONFIG_ENUM, OFF(log.level), "info", 0, 0, "error|warn|info|debug",
-      "Log level.", 0 },
+    { "log.level", CONFIG_ENUM, OFF(log.level), "info", 0, 0, "error|warn|info|debug", "Log level.",
+      0 },
     { "log.format", CONFIG_ENUM, OFF(log.format), "logfmt", 0, 0, "logfmt|json",
       "Log line format on stderr.", 0 },
 

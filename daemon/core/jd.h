@@ -20,7 +20,7 @@ struct jd_str {
     size_t n;      /**< length in bytes */
 };
 
-#define JD_STR_NULL ((struct jd_str){ NULL, 0 })
+#define JD_STR_NULL   ((struct jd_str){ NULL, 0 })
 #define JD_STR_LIT(s) ((struct jd_str){ (s), sizeof(s) - 1 })
 
 static inline struct jd_str jd_str_c(const char *s)
@@ -49,13 +49,13 @@ static inline int jd_str_cmp(struct jd_str a, struct jd_str b)
 }
 
 #define JD_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define JD_MIN(a, b) ((a) < (b) ? (a) : (b))
-#define JD_MAX(a, b) ((a) > (b) ? (a) : (b))
+#define JD_MIN(a, b)     ((a) < (b) ? (a) : (b))
+#define JD_MAX(a, b)     ((a) > (b) ? (a) : (b))
 
 /** Milliseconds in common units, for event-time arithmetic. */
 #define JD_MS_MINUTE INT64_C(60000)
-#define JD_MS_HOUR INT64_C(3600000)
-#define JD_MS_DAY INT64_C(86400000)
+#define JD_MS_HOUR   INT64_C(3600000)
+#define JD_MS_DAY    INT64_C(86400000)
 
 /** Money and gauge values are kept as integer millionths ("micros"). */
 #define JD_MICROS INT64_C(1000000)

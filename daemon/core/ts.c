@@ -18,9 +18,9 @@ int64_t ts_days_from_civil(int64_t y, unsigned m, unsigned d)
     /* Shift the year to start in March so the leap day is the year's last day. */
     y -= m <= 2;
     const int64_t era = ts_floor_div(y, 400);
-    const int64_t yoe = y - era * 400;                                     /* [0, 399] */
+    const int64_t yoe = y - era * 400;                                            /* [0, 399] */
     const int64_t doy = (153 * (int64_t)(m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1; /* [0, 365] */
-    const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;             /* [0, 146096] */
+    const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;                    /* [0, 146096] */
     return era * 146097 + doe - 719468;
 }
 
@@ -76,15 +76,13 @@ enum jd_err ts_parse_rfc3339(const char *s, size_t n, int64_t *ms, char *errstr,
     size_t i = 0;
 
     if (!ts_digits(s, n, &i, 4, &year) || !ts_expect(s, n, &i, '-') ||
-        !ts_digits(s, n, &i, 2, &mon) || !ts_expect(s, n, &i, '-') ||
-        !ts_digits(s, n, &i, 2, &day))
+        !ts_digits(s, n, &i, 2, &mon) || !ts_expect(s, n, &i, '-') || !ts_digits(s, n, &i, 2, &day))
         return jd_errf(JD_ERR_INVALID, errstr, errstr_size, "expected YYYY-MM-DD");
     if (i >= n || (s[i] != 'T' && s[i] != 't' && s[i] != ' '))
         return jd_errf(JD_ERR_INVALID, errstr, errstr_size, "expected 'T' after the date");
     i++;
-    if (!ts_digits(s, n, &i, 2, &hh) || !ts_expect(s, n, &i, ':') ||
-        !ts_digits(s, n, &i, 2, &mm) || !ts_expect(s, n, &i, ':') ||
-        !ts_digits(s, n, &i, 2, &ss))
+    if (!ts_digits(s, n, &i, 2, &hh) || !ts_expect(s, n, &i, ':') || !ts_digits(s, n, &i, 2, &mm) ||
+        !ts_expect(s, n, &i, ':') || !ts_digits(s, n, &i, 2, &ss))
         return jd_errf(JD_ERR_INVALID, errstr, errstr_size, "expected hh:mm:ss");
     if (i < n && s[i] == '.') {
         int digits = 0;
@@ -142,23 +140,23 @@ size_t ts_format_rfc3339(int64_t ms, char *buf, size_t size)
     int h = (int)(rem / 3600000), mi = (int)(rem / 60000 % 60), s = (int)(rem / 1000 % 60);
     int frac = (int)(rem % 1000);
     if (frac)
-        n = snprintf(buf, size, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ", (long long)y, mo, d, h,
-                     mi, s, frac);
+        n = snprintf(buf, size, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ", (long long)y, mo, d, h, mi,
+                     s, frac);
     else
-        n = snprintf(buf, size, "%04lld-%02u-%02uT%02d:%02d:%02dZ", (long long)y, mo, d, h, mi,
-                     s);
+        n = snprintf(buf, size, "%04lld-%02u-%02uT%02d:%02d:%02dZ", (long long)y, mo, d, h, mi, s);
     return n < 0 ? 0 : (size_t)n;
 }
 
-enum jd_err ts_parse_duration(const char *s, size_t n, int64_t *ms, char *errstr, size_t errstr_size)
+enum jd_err ts_parse_duration(const char *s, size_t n, int64_t *ms, char *errstr,
+                              size_t errstr_size)
 {
     static const struct {
         const char *unit;
         int64_t ms;
     } units[] = {
         /* "ms" before "m" so the longest unit wins */
-        { "ms", 1 },          { "s", 1000 },         { "m", 60000 },
-        { "h", 3600000 },     { "d", 86400000 },     { "w", 7 * INT64_C(86400000) },
+        { "ms", 1 },      { "s", 1000 },     { "m", 60000 },
+        { "h", 3600000 }, { "d", 86400000 }, { "w", 7 * INT64_C(86400000) },
     };
     int64_t total = 0;
     size_t i = 0;
@@ -180,8 +178,8 @@ enum jd_err ts_parse_duration(const char *s, size_t n, int64_t *ms, char *errstr
         }
         if (i == start)
             return jd_errf(JD_ERR_INVALID, errstr, errstr_size,
-                           "expected a number in duration '%.*s' (e.g. 30s, 5m, 1h30m, 7d)",
-                           (int)n, s);
+                           "expected a number in duration '%.*s' (e.g. 30s, 5m, 1h30m, 7d)", (int)n,
+                           s);
         size_t k;
         for (k = 0; k < JD_ARRAY_SIZE(units); k++) {
             size_t ul = strlen(units[k].unit);

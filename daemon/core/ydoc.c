@@ -135,10 +135,10 @@ static const char *ydoc_event_what(yaml_event_type_t t)
 /* Accepts only the YAML core tags; anything else could mean a type we do not model. */
 static bool ydoc_tag_ok(const yaml_char_t *tag)
 {
-    static const char *const ok[] = { "tag:yaml.org,2002:str", "tag:yaml.org,2002:int",
-                                       "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool",
-                                       "tag:yaml.org,2002:null", "tag:yaml.org,2002:map",
-                                       "tag:yaml.org,2002:seq" };
+    static const char *const ok[] = { "tag:yaml.org,2002:str",   "tag:yaml.org,2002:int",
+                                      "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool",
+                                      "tag:yaml.org,2002:null",  "tag:yaml.org,2002:map",
+                                      "tag:yaml.org,2002:seq" };
     if (!tag)
         return true;
     for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
@@ -244,8 +244,7 @@ struct ydoc *ydoc_parse(const char *name, const char *buf, size_t len, char *err
                 node->str = s;
                 node->plain = ev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE && !tag;
             } else {
-                node->kind =
-                    ev.type == YAML_SEQUENCE_START_EVENT ? YDOC_SEQ : YDOC_MAP;
+                node->kind = ev.type == YAML_SEQUENCE_START_EVENT ? YDOC_SEQ : YDOC_MAP;
                 if (depth >= YDOC_MAX_DEPTH) {
                     jd_errf(JD_ERR_PARSE, errstr, errstr_size,
                             "%s:%u:%u: nesting deeper than %d levels", name, line, col,
@@ -259,8 +258,8 @@ struct ydoc *ydoc_parse(const char *name, const char *buf, size_t len, char *err
                 if (f->node->kind == YDOC_MAP && f->n % 2 == 0) {
                     if (node->kind != YDOC_SCALAR) {
                         jd_errf(JD_ERR_PARSE, errstr, errstr_size,
-                                "%s:%u:%u: a mapping key must be a plain value, not %s", name,
-                                line, col, ydoc_event_what(ev.type));
+                                "%s:%u:%u: a mapping key must be a plain value, not %s", name, line,
+                                col, ydoc_event_what(ev.type));
                         goto out;
                     }
                 }
@@ -284,8 +283,8 @@ struct ydoc *ydoc_parse(const char *name, const char *buf, size_t len, char *err
                 goto nomem;
             if (dup) {
                 jd_errf(JD_ERR_PARSE, errstr, errstr_size,
-                        "%s:%u:%u: duplicate key '%s' (also at line %u)", name, dup->line,
-                        dup->col, dup->str, ydoc_first_line(f, dup));
+                        "%s:%u:%u: duplicate key '%s' (also at line %u)", name, dup->line, dup->col,
+                        dup->str, ydoc_first_line(f, dup));
                 goto out;
             }
             n->n = f->n;

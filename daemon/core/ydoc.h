@@ -27,12 +27,12 @@ enum ydoc_kind {
 
 struct ydoc_node {
     enum ydoc_kind kind;
-    unsigned line, col;           /**< 1-based position of the node's first character */
-    const char *str;              /**< scalar text, NUL-terminated (NULL for containers) */
-    size_t len;                   /**< scalar length in bytes */
-    bool plain;                   /**< scalar was unquoted (may be a number, bool or null) */
-    struct ydoc_node **items;     /**< seq: n items; map: keys at [2i], values at [2i+1] */
-    size_t n;                     /**< seq: item count; map: 2 * pair count */
+    unsigned line, col;       /**< 1-based position of the node's first character */
+    const char *str;          /**< scalar text, NUL-terminated (NULL for containers) */
+    size_t len;               /**< scalar length in bytes */
+    bool plain;               /**< scalar was unquoted (may be a number, bool or null) */
+    struct ydoc_node **items; /**< seq: n items; map: keys at [2i], values at [2i+1] */
+    size_t n;                 /**< seq: item count; map: 2 * pair count */
 };
 
 struct ydoc;

@@ -29,8 +29,8 @@ struct event_fields {
     const struct doc_node *event_id, *type, *ts, *user_id, *channel, *campaign, *utm, *value,
         *props;
     const char *src_event_id, *src_type, *src_ts, *src_user_id; /* names in the source dialect */
-    bool map_type;  /* apply events.type_map */
-    bool snake_type; /* lower_snake_case an unmapped type (Segment) */
+    bool map_type;                                              /* apply events.type_map */
+    bool snake_type;    /* lower_snake_case an unmapped type (Segment) */
     bool lenient_props; /* Segment: skip properties that cannot be labels */
 };
 
@@ -168,7 +168,8 @@ static struct jd_str event_snake_case(struct event_decoder *d, const char *s, si
         return JD_STR_NULL;
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
-        bool upper = c >= 'A' && c <= 'Z', lower = c >= 'a' && c <= 'z', digit = c >= '0' && c <= '9';
+        bool upper = c >= 'A' && c <= 'Z', lower = c >= 'a' && c <= 'z',
+             digit = c >= '0' && c <= '9';
         if (upper || lower || digit) {
             if (upper && w > 0 && i > 0 &&
                 ((s[i - 1] >= 'a' && s[i - 1] <= 'z') || (s[i - 1] >= '0' && s[i - 1] <= '9')))
@@ -196,11 +197,10 @@ static enum jd_err event_dup(char *errstr, size_t n, const char *name)
 static enum jd_err event_scan_flat(struct event_decoder *d, const struct doc_node *obj,
                                    struct event_fields *f, bool all, char *errstr, size_t n)
 {
-    static const char *const names[] = { "event_id", "type",     "ts",    "user_id", "channel",
-                                         "campaign", "utm",      "value", "props" };
-    const struct doc_node **slots[] = { &f->event_id, &f->type,     &f->ts,
-                                        &f->user_id,  &f->channel,  &f->campaign,
-                                        &f->utm,      &f->value,    &f->props };
+    static const char *const names[] = { "event_id", "type", "ts",    "user_id", "channel",
+                                         "campaign", "utm",  "value", "props" };
+    const struct doc_node **slots[] = { &f->event_id, &f->type, &f->ts,    &f->user_id, &f->channel,
+                                        &f->campaign, &f->utm,  &f->value, &f->props };
     struct doc *doc = d->doc;
 
     for (uint32_t i = doc_first_child(doc, obj), k = 0; k < obj->count; k++) {
@@ -265,8 +265,8 @@ static enum jd_err event_string(const struct doc_node *node, const char *name, s
     if (node->type != DOC_STR)
         return jd_errf(JD_ERR_EV_BAD_TYPE, errstr, n, "%s: must be a string", name);
     if (node->len < min || node->len > max)
-        return jd_errf(JD_ERR_EV_BAD_TYPE, errstr, n, "%s: must be %zu to %zu bytes, got %u",
-                       name, min, max, node->len);
+        return jd_errf(JD_ERR_EV_BAD_TYPE, errstr, n, "%s: must be %zu to %zu bytes, got %u", name,
+                       min, max, node->len);
     if (event_has_control(node->s, node->len))
         return jd_errf(JD_ERR_EV_BAD_TYPE, errstr, n, "%s: control characters are not allowed",
                        name);
@@ -425,8 +425,8 @@ static enum jd_err event_props(struct event_decoder *d, const struct doc_node *o
                 continue;
             return jd_errf(JD_ERR_EV_BAD_TYPE, errstr, n, "props: keys must be strings");
         }
-        if ((err = event_add_prop(d, ev, (struct jd_str){ c->key, c->key_len }, c, lenient,
-                                  errstr, n)))
+        if ((err = event_add_prop(d, ev, (struct jd_str){ c->key, c->key_len }, c, lenient, errstr,
+                                  n)))
             return err;
     }
     return JD_OK;
@@ -512,9 +512,9 @@ mapped:
 static enum jd_err event_segment(struct event_decoder *d, const struct doc_node *root,
                                  int64_t now_ms, struct event *ev, char *errstr, size_t n)
 {
-    static const char *const top_names[] = { "messageId",   "timestamp", "originalTimestamp",
-                                             "userId",      "anonymousId", "event",
-                                             "context",     "properties" };
+    static const char *const top_names[] = { "messageId", "timestamp",   "originalTimestamp",
+                                             "userId",    "anonymousId", "event",
+                                             "context",   "properties" };
     static const char *const camp_names[] = { "source", "name" };
     static const char *const value_names[] = { "revenue", "value", "amount" };
     const struct doc_node *t[8], *ctx_campaign[1], *camp[2], *vals[3];
@@ -593,8 +593,9 @@ static enum jd_err event_cloudevents(struct event_decoder *d, const struct doc_n
     if ((err = event_pick(d->doc, root, names, t, 6, errstr, n)))
         return err;
     if (t[0]->type != DOC_STR || !(t[0]->len == 3 && !memcmp(t[0]->s, "1.0", 3)))
-        return jd_errf(JD_ERR_EV_BAD_TYPE, errstr, n, "specversion: only CloudEvents \"1.0\" is "
-                                                      "accepted");
+        return jd_errf(JD_ERR_EV_BAD_TYPE, errstr, n,
+                       "specversion: only CloudEvents \"1.0\" is "
+                       "accepted");
     const struct doc_node *data = t[5];
     if (!event_is_null(data) && data->type != DOC_OBJ)
         return jd_errf(JD_ERR_EV_BAD_TYPE, errstr, n,

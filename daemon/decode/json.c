@@ -275,8 +275,7 @@ static bool json_literal(struct json_p *p, const char *lit, size_t n)
     return true;
 }
 
-enum jd_err json_parse(struct doc *d, const char *buf, size_t len, char *errstr,
-                       size_t errstr_size)
+enum jd_err json_parse(struct doc *d, const char *buf, size_t len, char *errstr, size_t errstr_size)
 {
     struct json_p p = { d, buf, len, 0, errstr, errstr_size };
     uint32_t stack[DOC_MAX_DEPTH]; /* indices of open containers */

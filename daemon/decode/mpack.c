@@ -50,8 +50,8 @@ enum jd_err mpack_parse(struct doc *d, const char *buf, size_t len, char *errstr
         return jd_errf(JD_ERR_EV_TOO_LARGE, errstr, errstr_size, "message of %zu bytes", len);
 
     for (;;) {
-        bool reading_key = depth > 0 && stack[depth - 1].is_map &&
-                           stack[depth - 1].remaining % 2 == 0;
+        bool reading_key =
+            depth > 0 && stack[depth - 1].is_map && stack[depth - 1].remaining % 2 == 0;
         MPACK_NEED(1);
         unsigned c = b[pos];
         size_t hdr = 1;

@@ -193,7 +193,8 @@ static bool expr_is_punct(const struct parser *p, const char *s)
 
 static bool expr_is_ident(const struct parser *p, const char *s)
 {
-    return p->tok.kind == TOK_IDENT && p->tok.len == strlen(s) && !memcmp(p->tok.start, s, p->tok.len);
+    return p->tok.kind == TOK_IDENT && p->tok.len == strlen(s) &&
+           !memcmp(p->tok.start, s, p->tok.len);
 }
 
 static const char *expr_tok_desc(const struct tok *k, char *buf, size_t size)
@@ -332,8 +333,8 @@ static bool expr_parse_matchers(struct parser *p, struct expr_node *n)
         else if (expr_is_punct(p, "!~"))
             m.op = EXPR_MATCH_NRE;
         else {
-            expr_fail(p, p->tok.col, "expected =, !=, =~ or !~ after label '%s', found %s",
-                      m.label, expr_tok_desc(&p->tok, d, sizeof(d)));
+            expr_fail(p, p->tok.col, "expected =, !=, =~ or !~ after label '%s', found %s", m.label,
+                      expr_tok_desc(&p->tok, d, sizeof(d)));
             free(m.label);
             return false;
         }
@@ -418,9 +419,8 @@ static struct expr_node *expr_parse_selector(struct parser *p)
         expr_lex(p);
     }
     if (!expr_is_punct(p, "[")) {
-        expr_fail(p, p->tok.col,
-                  "expected a range after '%s', e.g. %s[1d] or %s[day]", n->type, n->type,
-                  n->type);
+        expr_fail(p, p->tok.col, "expected a range after '%s', e.g. %s[1d] or %s[day]", n->type,
+                  n->type, n->type);
         goto fail;
     }
     expr_lex(p);
@@ -468,7 +468,7 @@ fail:
     return NULL;
 }
 
-static const char *const expr_agg_names[] = { "count", "sum", "avg", "min",
+static const char *const expr_agg_names[] = { "count", "sum",  "avg",     "min",
                                               "max",   "last", "distinct" };
 
 const char *expr_agg_name(enum expr_agg a)
@@ -718,10 +718,10 @@ static const struct {
     enum expr_op op;
     int prec;
 } expr_ops[] = {
-    { "or", EXPR_OP_OR, 1 },     { "and", EXPR_OP_AND, 2 }, { "unless", EXPR_OP_UNLESS, 2 },
-    { ">", EXPR_OP_GT, 3 },      { ">=", EXPR_OP_GE, 3 },   { "<", EXPR_OP_LT, 3 },
-    { "<=", EXPR_OP_LE, 3 },     { "==", EXPR_OP_EQ, 3 },   { "!=", EXPR_OP_NE, 3 },
-    { "+", EXPR_OP_ADD, 4 },     { "-", EXPR_OP_SUB, 4 },   { "*", EXPR_OP_MUL, 5 },
+    { "or", EXPR_OP_OR, 1 }, { "and", EXPR_OP_AND, 2 }, { "unless", EXPR_OP_UNLESS, 2 },
+    { ">", EXPR_OP_GT, 3 },  { ">=", EXPR_OP_GE, 3 },   { "<", EXPR_OP_LT, 3 },
+    { "<=", EXPR_OP_LE, 3 }, { "==", EXPR_OP_EQ, 3 },   { "!=", EXPR_OP_NE, 3 },
+    { "+", EXPR_OP_ADD, 4 }, { "-", EXPR_OP_SUB, 4 },   { "*", EXPR_OP_MUL, 5 },
     { "/", EXPR_OP_DIV, 5 },
 };
 
@@ -809,7 +809,8 @@ struct expr_out {
     size_t size, len;
 };
 
-static void expr_put(struct expr_out *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void expr_put(struct expr_out *o, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static void expr_put(struct expr_out *o, const char *fmt, ...)
 {

@@ -19,13 +19,13 @@
 #include <stdint.h>
 
 enum expr_kind {
-    EXPR_NUMBER, /**< a literal (20% is 0.2) */
-    EXPR_SELECT, /**< a range selector: TYPE{matchers}.FIELD[range] offset D */
-    EXPR_AGG,    /**< count/sum/avg/min/max/last/distinct [by (…)] (selector) */
-    EXPR_BINARY, /**< arithmetic, comparison or set operator */
-    EXPR_NEG,    /**< unary minus */
-    EXPR_CALL,   /**< a function call (rule engine) */
-    EXPR_NAME,   /**< a bare name as a function argument: table(NAME), consecutive(3, day, …) */
+    EXPR_NUMBER,   /**< a literal (20% is 0.2) */
+    EXPR_SELECT,   /**< a range selector: TYPE{matchers}.FIELD[range] offset D */
+    EXPR_AGG,      /**< count/sum/avg/min/max/last/distinct [by (…)] (selector) */
+    EXPR_BINARY,   /**< arithmetic, comparison or set operator */
+    EXPR_NEG,      /**< unary minus */
+    EXPR_CALL,     /**< a function call (rule engine) */
+    EXPR_NAME,     /**< a bare name as a function argument: table(NAME), consecutive(3, day, …) */
     EXPR_DURATION, /**< a duration as a function argument: pct_change(x, 1d) (in range_ms) */
 };
 
@@ -64,8 +64,8 @@ enum expr_match {
 
 enum expr_field {
     EXPR_FIELD_NONE,
-    EXPR_FIELD_VALUE,   /**< .value */
-    EXPR_FIELD_USER_ID, /**< .user_id (distinct only) */
+    EXPR_FIELD_VALUE,       /**< .value */
+    EXPR_FIELD_USER_ID,     /**< .user_id (distinct only) */
     EXPR_FIELD_CONVERSIONS, /**< .conversions (the credit stream's fractional conversions) */
 };
 

@@ -155,12 +155,13 @@ static enum jd_err query_range(struct query_ctx *c, const struct expr_node *sel,
         *to = t;
         return JD_OK;
     }
-    enum tz_period p = sel->range == EXPR_RANGE_HOUR  ? TZ_HOUR
-                       : sel->range == EXPR_RANGE_DAY ? TZ_DAY
+    enum tz_period p = sel->range == EXPR_RANGE_HOUR   ? TZ_HOUR
+                       : sel->range == EXPR_RANGE_DAY  ? TZ_DAY
                        : sel->range == EXPR_RANGE_WEEK ? TZ_WEEK
                                                        : TZ_MONTH;
     if (!c->tz)
-        return jd_errf(JD_ERR_INVALID, c->errstr, c->errstr_size, "calendar ranges need a timezone");
+        return jd_errf(JD_ERR_INVALID, c->errstr, c->errstr_size,
+                       "calendar ranges need a timezone");
     /* the last complete period before t: it ends where the period holding t starts */
     *to = tz_period_start(c->tz, p, t);
     *from = tz_period_add(c->tz, p, *to, -1);
@@ -235,8 +236,8 @@ static enum jd_err query_select(struct query_ctx *c, const struct expr_node *sel
         s->sid = all[i].sid;
         s->enc = all[i].labels;
         all[i].labels = NULL;
-        s->nlabels = series_labels_decode(s->enc, strlen(s->enc), s->labels,
-                                          JD_ARRAY_SIZE(s->labels));
+        s->nlabels =
+            series_labels_decode(s->enc, strlen(s->enc), s->labels, JD_ARRAY_SIZE(s->labels));
         if (s->nlabels > JD_ARRAY_SIZE(s->labels))
             s->nlabels = JD_ARRAY_SIZE(s->labels);
         if (query_matches(sel, s))
@@ -291,8 +292,7 @@ struct query_read {
  */
 static enum jd_err query_read_chunks(struct query_ctx *c, const struct expr_node *sel,
                                      struct query_series *ser, size_t nser,
-                                     const struct window_piece *pieces, size_t np,
-                                     uint8_t **regs)
+                                     const struct window_piece *pieces, size_t np, uint8_t **regs)
 {
     struct store_get *gets = NULL;
     struct query_read *reads = NULL;
@@ -339,9 +339,9 @@ static enum jd_err query_read_chunks(struct query_ctx *c, const struct expr_node
                 chunk_rec_apply(&rec, regs[qs->group]);
         }
         if (rc < 0)
-            err = jd_errf(JD_ERR_REDIS, c->errstr, c->errstr_size,
-                          "chunk %s is damaged (not written by this journeyd version?)",
-                          gets[g].key);
+            err =
+                jd_errf(JD_ERR_REDIS, c->errstr, c->errstr_size,
+                        "chunk %s is damaged (not written by this journeyd version?)", gets[g].key);
     }
 out:
     if (gets)
@@ -362,8 +362,8 @@ static bool query_label_in(char *const *by, size_t nby, struct jd_str name)
 }
 
 /* The group key of a series: the values of the `by` labels, in `by` order. */
-static size_t query_group_key(const struct query_series *s, char *const *by, size_t nby,
-                              char *buf, size_t size)
+static size_t query_group_key(const struct query_series *s, char *const *by, size_t nby, char *buf,
+                              size_t size)
 {
     size_t w = 0;
     if (size)
@@ -471,8 +471,7 @@ static enum jd_err query_eval_agg(struct query_ctx *c, const struct expr_node *e
         goto out;
     }
     if ((err = window_plan(from, to, pieces, cap, &np, c->errstr, c->errstr_size)) ||
-        (err = query_check_kept(c, sel, pieces, np)) ||
-        (err = query_select(c, sel, &ser, &nser)))
+        (err = query_check_kept(c, sel, pieces, np)) || (err = query_select(c, sel, &ser, &nser)))
         goto out;
     if (nser && !(first = calloc(nser, sizeof(*first)))) {
         err = jd_errf(JD_ERR_NOMEM, c->errstr, c->errstr_size, "out of memory");
@@ -509,8 +508,8 @@ static enum jd_err query_eval_agg(struct query_ctx *c, const struct expr_node *e
             smp.value = (double)d;
         } else {
             bool has = sel->field == EXPR_FIELD_VALUE ? acc.vcount > 0 : acc.count > 0;
-            enum expr_agg a = bare ? (sel->field == EXPR_FIELD_VALUE ? EXPR_AGG_SUM : EXPR_AGG_COUNT)
-                                   : e->agg;
+            enum expr_agg a =
+                bare ? (sel->field == EXPR_FIELD_VALUE ? EXPR_AGG_SUM : EXPR_AGG_COUNT) : e->agg;
             if (!has || !query_value_of(a, sel->field, &acc, &smp))
                 continue;
         }
@@ -584,8 +583,8 @@ static bool query_is_cmp(enum expr_op op)
 }
 
 /* Arithmetic on two values; false means "no value" (division by zero). */
-static bool query_arith(enum expr_op op, const struct query_sample *a,
-                        const struct query_sample *b, struct query_sample *out)
+static bool query_arith(enum expr_op op, const struct query_sample *a, const struct query_sample *b,
+                        struct query_sample *out)
 {
     bool exact = a->kind != QUERY_FLOAT && b->kind != QUERY_FLOAT;
     out->kind = QUERY_FLOAT;
@@ -697,8 +696,7 @@ static enum jd_err query_eval_binary(struct query_ctx *c, const struct expr_node
             } else if (!query_arith(e->op, a, b, &res)) {
                 continue;
             }
-            if (!query_copy_labels(&res, keep->labels, keep->nlabels) ||
-                !query_push(out, &res)) {
+            if (!query_copy_labels(&res, keep->labels, keep->nlabels) || !query_push(out, &res)) {
                 query_sample_free(&res);
                 goto nomem;
             }

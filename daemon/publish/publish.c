@@ -118,8 +118,8 @@ enum jd_err publish_dlq(struct publish *p, const rd_kafka_message_t *src, enum j
     for (;;) {
         rd_kafka_resp_err_t e = rd_kafka_producev(
             p->rk, RD_KAFKA_V_TOPIC(p->dlq_topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_KEY(src->key, src->key_len),
-            RD_KAFKA_V_VALUE(src->payload, src->len), RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
+            RD_KAFKA_V_KEY(src->key, src->key_len), RD_KAFKA_V_VALUE(src->payload, src->len),
+            RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
         if (!e)
             return JD_OK; /* the producer owns hdrs now */
         if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
@@ -137,8 +137,8 @@ enum jd_err publish_wait(struct publish *p, int timeout_ms, char *errstr, size_t
     rd_kafka_resp_err_t e = rd_kafka_flush(p->rk, timeout_ms);
     if (p->failed) {
         p->failed = 0;
-        return jd_errf(JD_ERR_KAFKA, errstr, errstr_size, "delivery to %s failed: %s",
-                       p->dlq_topic, p->last_error);
+        return jd_errf(JD_ERR_KAFKA, errstr, errstr_size, "delivery to %s failed: %s", p->dlq_topic,
+                       p->last_error);
     }
     if (e == RD_KAFKA_RESP_ERR__TIMED_OUT)
         return jd_errf(JD_ERR_TIMEOUT, errstr, errstr_size,

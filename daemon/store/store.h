@@ -179,9 +179,8 @@ struct store_refusal {
  *          nothing written (details in \p refused); JD_ERR_REDIS when the
  *          outcome is unknown (connection lost: disconnect, reconnect, re-claim).
  */
-enum jd_err store_flush(struct store *s, const struct store_flush *f,
-                        struct store_refusal *refused, size_t cap, size_t *nrefused, char *errstr,
-                        size_t errstr_size);
+enum jd_err store_flush(struct store *s, const struct store_flush *f, struct store_refusal *refused,
+                        size_t cap, size_t *nrefused, char *errstr, size_t errstr_size);
 
 /**
  * @brief Send a batch's script without waiting for Redis to run it, so the
@@ -204,8 +203,8 @@ bool store_flush_in_flight(const struct store *s);
  * @brief Delete what the oldest partition stream time has retired.
  * @param limit most keys per call.
  */
-enum jd_err store_gc(struct store *s, size_t limit, size_t *deleted, int64_t *cutoff,
-                     char *errstr, size_t errstr_size);
+enum jd_err store_gc(struct store *s, size_t limit, size_t *deleted, int64_t *cutoff, char *errstr,
+                     size_t errstr_size);
 
 /* ----------------------------------------------------------------- reads */
 

@@ -144,8 +144,7 @@ void store_gets_free(struct store_get *gets, size_t n)
 }
 
 static enum jd_err store_read_hget_int(struct store *s, const char *key, const char *field,
-                                       bool *found, int64_t *out, char *errstr,
-                                       size_t errstr_size)
+                                       bool *found, int64_t *out, char *errstr, size_t errstr_size)
 {
     redisContext *ctx = store_ctx(s);
     *found = false;

@@ -33,9 +33,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define T0 INT64_C(1795478400000) /* 2026-11-24T00:00:00Z */
-#define NPART 4
-#define NMSG 1500
+#define T0     INT64_C(1795478400000) /* 2026-11-24T00:00:00Z */
+#define NPART  4
+#define NMSG   1500
 #define NUSERS 120
 
 struct gen_msg {
@@ -180,8 +180,8 @@ static void gen_encode(struct gen_msg *m, const char *id, int64_t ts, int dialec
             m->hdrs[i] = (struct event_header){ names[i], m->hdrbuf[i], strlen(m->hdrbuf[i]) };
         }
         m->nh = nh;
-        m->value = xasprintf(&m->len, "{\"channel\":\"%s\"%s%s,\"props\":{\"device\":\"ios\"}}",
-                             ch, m->has_value ? ",\"value\":" : "", m->has_value ? val : "");
+        m->value = xasprintf(&m->len, "{\"channel\":\"%s\"%s%s,\"props\":{\"device\":\"ios\"}}", ch,
+                             m->has_value ? ",\"value\":" : "", m->has_value ? val : "");
         break;
     }
     }
@@ -223,9 +223,11 @@ static void generate(struct fixture *f)
         m->offset = next_offset[m->partition]++;
         if (r < 10) {
             static const char *const bad[] = {
-                "{\"event_id\":\"x\",\"type\":\"touch\"", "not json at all",
+                "{\"event_id\":\"x\",\"type\":\"touch\"",
+                "not json at all",
                 "{\"event_id\":\"x\",\"type\":\"Bad Type\",\"ts\":1}",
-                "{\"type\":\"lead\",\"ts\":\"2026-11-24T00:00:00Z\"}", "[1,2,3]",
+                "{\"type\":\"lead\",\"ts\":\"2026-11-24T00:00:00Z\"}",
+                "[1,2,3]",
             };
             const char *b = bad[rng() % 5];
             m->value = strdup(b);
@@ -287,11 +289,13 @@ static void inst_open(struct inst *in, struct fixture *f, const char *prefix, co
     assert_non_null(in->cfg);
     assert_int_equal(config_set(in->cfg, "redis.url", f->redis.url, err, sizeof(err)), JD_OK);
     assert_int_equal(config_set(in->cfg, "redis.prefix", prefix, err, sizeof(err)), JD_OK);
-    assert_int_equal(config_set(in->cfg, "events.type_map", "Order Completed=conversion", err,
-                                sizeof(err)),
-                     JD_OK);
-    struct store_opts so = { f->redis.url, NULL, prefix, 2000, 10000,
-                             { { 3 * JD_MS_DAY, 130 * JD_MS_DAY, 800 * JD_MS_DAY } } };
+    assert_int_equal(
+        config_set(in->cfg, "events.type_map", "Order Completed=conversion", err, sizeof(err)),
+        JD_OK);
+    struct store_opts so = {
+        f->redis.url, NULL,  prefix,
+        2000,         10000, { { 3 * JD_MS_DAY, 130 * JD_MS_DAY, 800 * JD_MS_DAY } }
+    };
     in->store = store_new(&so, err, sizeof(err));
     assert_non_null(in->store);
     assert_int_equal(store_connect(in->store, err, sizeof(err)), JD_OK);
@@ -321,8 +325,8 @@ static void inst_claim_all(struct inst *in, int64_t resume[NPART])
  * as a consumer seeked there would) in batches of `batch`; the batch holding
  * message `crash_at` is processed but never committed.
  */
-static void inst_feed(struct inst *in, struct fixture *f, const int64_t resume[NPART],
-                      size_t batch, size_t crash_at, size_t *dlq_seen)
+static void inst_feed(struct inst *in, struct fixture *f, const int64_t resume[NPART], size_t batch,
+                      size_t crash_at, size_t *dlq_seen)
 {
     char err[JD_ERRSTR_SIZE], detail[512];
     size_t in_batch = 0;

@@ -36,8 +36,10 @@ struct fixture {
 static struct store *new_store(struct fixture *f, const char *prefix, int64_t minute_retention)
 {
     char err[JD_ERRSTR_SIZE];
-    struct store_opts o = { f->redis.url, NULL, prefix, 2000, 5000,
-                            { { minute_retention, 130 * JD_MS_DAY, 800 * JD_MS_DAY } } };
+    struct store_opts o = {
+        f->redis.url, NULL, prefix,
+        2000,         5000, { { minute_retention, 130 * JD_MS_DAY, 800 * JD_MS_DAY } }
+    };
     struct store *s = store_new(&o, err, sizeof(err));
     assert_non_null(s);
     assert_int_equal(store_connect(s, err, sizeof(err)), JD_OK);
@@ -277,8 +279,7 @@ static void test_seen_slices(void **state)
     struct store_flush fl = { "ev", "a", &part, 1, seen, 2, f->agg, NULL, 0 };
     assert_int_equal(store_flush(f->store, &fl, ref, 8, &nref, err, sizeof(err)), JD_OK);
     agg_reset(f->agg);
-    assert_int_equal(store_load_seen(f->store, "ev", 5, 99, 101, seen_cb, &total, err,
-                                     sizeof(err)),
+    assert_int_equal(store_load_seen(f->store, "ev", 5, 99, 101, seen_cb, &total, err, sizeof(err)),
                      JD_OK);
     assert_int_equal(total, 48);
 }

@@ -198,7 +198,7 @@ static void test_defaults(void **state)
     assert_string_equal(cfg->http.listen, "127.0.0.1:9464");
     assert_string_equal(cfg->log.level, "info");
     assert_string_equal(cfg->log.format, "logfmt");
-    assert_int_equal(cfg->batch.max_events, 20000);
+    assert_int_equal(cfg->batch.max_events, 50000);
     assert_int_equal(cfg->batch.max_wait_ms, 100);
     assert_int_equal(cfg->limits.max_props, 16);
     assert_int_equal(cfg->limits.dedup_ids, 2000000);
@@ -942,7 +942,7 @@ static void test_env_errors_all_reported(void **state)
     assert_string_equal(err, want);
     /* the good variable still applied; the refused ones did not */
     assert_string_equal(cfg->kafka.group, "fine");
-    assert_int_equal(cfg->batch.max_events, 20000);
+    assert_int_equal(cfg->batch.max_events, 50000);
     assert_int_equal(cfg->kafka.consumer.n, 0);
     config_destroy(cfg);
 }
