@@ -51,7 +51,8 @@ static bool store_arg(struct store_args *a, const void *p, size_t n)
 {
     if (!store_args_reserve(a, n))
         return false;
-    memcpy(a->buf + a->len, p, n);
+    if (n) /* an empty label set has no bytes, and maybe no pointer */
+        memcpy(a->buf + a->len, p, n);
     a->off[a->n] = a->len;
     a->alen[a->n++] = n;
     a->len += n;

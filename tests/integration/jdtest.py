@@ -7,6 +7,7 @@ binary, and Debian's python3-confluent-kafka as the independent producer.
 The event generator is seeded, and the oracle is computed from what the
 generator produced, never from anything journeyd wrote.
 """
+import ctypes
 import json
 import os
 import random
@@ -17,6 +18,20 @@ import subprocess
 import sys
 import tempfile
 import time
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _die_with_parent():
+    """preexec_fn: the child gets SIGKILL if this test process dies, so an
+    aborted test never leaves a server holding the test runner's pipes."""
+    _libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def spawn(args, **kw):
+    kw.setdefault("preexec_fn", _die_with_parent)
+    return subprocess.Popen(args, **kw)
+
 
 JOURNEYD = os.environ.get("JOURNEYD", "build/daemon/journeyd")
 JOURNEYCTL = os.environ.get("JOURNEYCTL", "build/tools/journeyctl")
@@ -68,7 +83,8 @@ class Redis:
     def start(self):
         if os.path.exists(self.sock):
             os.unlink(self.sock)
-        self.proc = subprocess.Popen(["redis-server", os.path.join(self.dir, "redis.conf")])
+        self.proc = spawn(["redis-server", os.path.join(self.dir, "redis.conf")],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 15
         while time.time() < deadline:
             if self.cli("PING", check=False) == "PONG":
@@ -94,8 +110,7 @@ class Broker:
         args = [JOURNEYCTL, "broker", "--partitions", str(partitions)]
         for t in topics:
             args += ["--topic", t]
-        self.proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     text=True)
+        self.proc = spawn(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline().strip()
         if not line.startswith("BROKERS="):
             raise RuntimeError(f"broker did not start: {line!r}")
@@ -150,7 +165,7 @@ class Journeyd:
             cmd.append("--exit-on-eof")
         cmd += list(args)
         self.logf = open(self.log, "a")
-        self.proc = subprocess.Popen(cmd, stdout=self.logf, stderr=self.logf)
+        self.proc = spawn(cmd, stdout=self.logf, stderr=self.logf)
         return self.proc
 
     def wait(self, timeout=300):

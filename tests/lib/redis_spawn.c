@@ -8,7 +8,9 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,6 +23,17 @@ static int redis_spawn_exec(struct redis_spawn *r)
     if (r->pid < 0)
         return -1;
     if (r->pid == 0) {
+        /*
+         * Die with the test, and keep the test runner's pipes out of the server:
+         * a test that aborts must not leave a server holding meson's output open.
+         */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        int null = open("/dev/null", O_RDWR);
+        if (null >= 0) {
+            dup2(null, 0);
+            dup2(null, 1);
+            dup2(null, 2);
+        }
         execlp("redis-server", "redis-server", conf, (char *)NULL);
         fprintf(stderr, "redis_spawn: cannot run redis-server: %s (apt-get install redis-server)\n",
                 strerror(errno));
