@@ -323,6 +323,18 @@ void agg_delta_merge(struct agg_delta *d, const struct agg_delta *s)
     d->sum += s->sum;
 }
 
+bool agg_delta_merge_checked(struct agg_delta *d, const struct agg_delta *s)
+{
+    int64_t c, v;
+    jd_i128 sum;
+    if (__builtin_add_overflow(d->count, s->count, &c) ||
+        __builtin_add_overflow(d->vcount, s->vcount, &v) ||
+        __builtin_add_overflow(d->sum, s->sum, &sum) || s->count < 0 || s->vcount < 0)
+        return false;
+    agg_delta_merge(d, s);
+    return true;
+}
+
 bool agg_add(struct agg *a, uint64_t sid, struct jd_str type, struct jd_str labels, int64_t ts,
              bool has_value, int64_t value, struct jd_str user)
 {

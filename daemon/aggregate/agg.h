@@ -62,6 +62,13 @@ void agg_reset(struct agg *a);
 void agg_delta_merge(struct agg_delta *d, const struct agg_delta *s);
 
 /**
+ * @brief agg_delta_merge() for deltas read back from storage: refuses totals
+ *        that would overflow (only damaged data can get there).
+ * @returns false, leaving \p d unchanged, on overflow.
+ */
+bool agg_delta_merge_checked(struct agg_delta *d, const struct agg_delta *s);
+
+/**
  * @brief Fold one event into the batch.
  * @param type, labels copied on first sight of the series.
  * @param user empty: no distinct-count contribution (the id is hashed, not kept).

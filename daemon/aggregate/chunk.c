@@ -37,6 +37,15 @@ static size_t chunk_put_sv(uint8_t *out, jd_i128 v)
     return chunk_put_uv(out, z);
 }
 
+/* Bytes of the varint encoding of v. */
+static size_t chunk_uv_len(size_t v)
+{
+    size_t n = 1;
+    while (v >>= 7)
+        n++;
+    return n;
+}
+
 size_t chunk_put_record(uint8_t *out, unsigned offset, const struct agg_delta *d,
                         const struct hll_update *regs, size_t nregs)
 {
@@ -66,21 +75,27 @@ size_t chunk_put_record(uint8_t *out, unsigned offset, const struct agg_delta *d
     return n;
 }
 
-/* Reads an unsigned varint of at most `bits` significant bits. */
+/*
+ * Reads an unsigned varint that must fit in `bits` bits: at most
+ * ceil(bits / 7) bytes, and the last of them may not carry bits beyond.
+ */
 static bool chunk_get_uv(struct chunk_iter *it, chunk_u128 *v, int bits)
 {
     chunk_u128 r = 0;
-    for (int shift = 0; shift < bits + 7; shift += 7) {
+    for (int shift = 0; shift < bits; shift += 7) {
         if (it->p >= it->end)
             return false;
         uint8_t b = *it->p++;
-        r |= (chunk_u128)(b & 0x7f) << shift;
+        uint8_t payload = b & 0x7f;
+        if (bits - shift < 7 && (payload >> (bits - shift)))
+            return false; /* more than `bits` bits */
+        r |= (chunk_u128)payload << shift;
         if (!(b & 0x80)) {
             *v = r;
             return true;
         }
     }
-    return false;
+    return false; /* longer than any value of `bits` bits */
 }
 
 static bool chunk_get_sv(struct chunk_iter *it, jd_i128 *v, int bits)
@@ -120,7 +135,7 @@ int chunk_next(struct chunk_iter *it, struct chunk_rec *rec)
         return -1;
     rec->d.count = (int64_t)u;
     if (flags & CHUNK_F_VALUE) {
-        if (!chunk_get_uv(it, &u, 63) || !chunk_get_sv(it, &rec->d.sum, 127) ||
+        if (!chunk_get_uv(it, &u, 63) || !chunk_get_sv(it, &rec->d.sum, 128) ||
             !chunk_get_i64(it, &rec->d.min) || !chunk_get_i64(it, &rec->d.max) ||
             !chunk_get_i64(it, &rec->d.last_ts) || !chunk_get_i64(it, &rec->d.last))
             return -1;
@@ -172,7 +187,10 @@ enum jd_err chunk_compact(const void *blob, size_t len, uint8_t **out, size_t *o
     chunk_iter_init(&it, blob, len);
     while ((rc = chunk_next(&it, &rec)) == 1) {
         used[rec.offset] = true;
-        agg_delta_merge(&d[rec.offset], &rec.d);
+        if (!agg_delta_merge_checked(&d[rec.offset], &rec.d)) {
+            err = JD_ERR_INVALID; /* totals no real stream can reach: damage */
+            goto out;
+        }
         if (rec.nsparse || rec.dense) {
             if (!regs[rec.offset] && !(regs[rec.offset] = calloc(1, HLL_REGS))) {
                 err = JD_ERR_NOMEM;
@@ -204,7 +222,7 @@ enum jd_err chunk_compact(const void *blob, size_t len, uint8_t **out, size_t *o
             for (size_t r = 0; r < HLL_REGS; r++)
                 if (regs[b][r])
                     tmp[nr++] = (struct hll_update){ (uint16_t)r, regs[b][r] };
-        if (nr * 3 < HLL_REGS) {
+        if (chunk_uv_len(nr) + 3 * nr < HLL_REGS) { /* whichever form is shorter */
             n += chunk_put_record(buf + n, b, &d[b], tmp, nr);
         } else {
             /* dense is smaller: write the stats, then the raw registers */

@@ -334,7 +334,10 @@ static enum jd_err query_read_chunks(struct query_ctx *c, const struct expr_node
         while ((rc = chunk_next(&it, &rec)) == 1) {
             if (!(reads[g].mask >> rec.offset & 1))
                 continue;
-            agg_delta_merge(&qs->acc, &rec.d);
+            if (!agg_delta_merge_checked(&qs->acc, &rec.d)) {
+                rc = -1;
+                break;
+            }
             if (regs)
                 chunk_rec_apply(&rec, regs[qs->group]);
         }

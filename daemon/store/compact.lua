@@ -1,15 +1,16 @@
 -- compact.lua: replace window chunks by their compacted form (journeyd, store.c).
 --
 -- journeyd read each chunk, folded its records into one per bucket and sends
--- the result with the length it read. A chunk that grew since (another
--- batch appended to it) is left alone: compaction only ever replaces bytes
--- with an equivalent encoding of exactly those bytes, so skipping is safe.
+-- the result with the exact bytes it read. A chunk that changed since
+-- (another batch appended to it, or GC removed it and a late event
+-- re-created it) is left alone: compaction only ever replaces bytes with an
+-- equivalent encoding of exactly those bytes, so skipping is safe.
 --
--- ARGV: {key length bytes}*
+-- ARGV: {key original compacted}*
 -- Returns the number of chunks replaced.
 local replaced = 0
 for q = 1, #ARGV, 3 do
-    if redis.call('STRLEN', ARGV[q]) == tonumber(ARGV[q + 1]) then
+    if redis.call('GET', ARGV[q]) == ARGV[q + 1] then
         redis.call('SET', ARGV[q], ARGV[q + 2])
         replaced = replaced + 1
     end

@@ -541,11 +541,6 @@ enum jd_err store_compact(struct store *s, size_t max, size_t *done, char *errst
     if ((err = store_get_many(s, gets, n, errstr, errstr_size)))
         goto out;
     size_t argc = 3, nrep = 0;
-    char(*lentxt)[24] = calloc(n, sizeof(*lentxt));
-    if (!lentxt) {
-        err = jd_errf(JD_ERR_NOMEM, errstr, errstr_size, "out of memory");
-        goto out;
-    }
     for (size_t i = 0; i < n; i++) {
         if (!gets[i].value)
             continue; /* expired meanwhile */
@@ -553,11 +548,10 @@ enum jd_err store_compact(struct store *s, size_t max, size_t *done, char *errst
             continue; /* damaged: leave it for a human (readers report it) */
         if (lens[i] >= gets[i].len)
             continue; /* nothing to gain */
-        snprintf(lentxt[i], sizeof(lentxt[i]), "%zu", gets[i].len);
         argv[argc] = gets[i].key;
         alen[argc++] = strlen(gets[i].key);
-        argv[argc] = lentxt[i];
-        alen[argc++] = strlen(lentxt[i]);
+        argv[argc] = gets[i].value; /* compared byte for byte before replacing */
+        alen[argc++] = gets[i].len;
         argv[argc] = (const char *)blobs[i];
         alen[argc++] = lens[i];
         nrep++;
@@ -579,7 +573,6 @@ enum jd_err store_compact(struct store *s, size_t max, size_t *done, char *errst
             freeReplyObject(r);
         }
     }
-    free(lentxt);
 out:
     if (gets)
         store_gets_free(gets, n);

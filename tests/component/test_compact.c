@@ -7,8 +7,9 @@
  * the queries (count, sum, min, max, last, distinct, per channel) answer
  * exactly as before, each chunk got shorter and folds to the same stats and
  * registers, large sketches became dense, and later appends still add up.
- * compact.lua, run directly, is a compare-and-set on the chunk length: a
- * stale length (a batch appended after the read) leaves the chunk untouched,
+ * compact.lua, run directly, is a compare-and-set on the chunk's bytes: stale
+ * bytes (a batch appended after the read, or a chunk GC removed and a late
+ * event re-created at the same length) leave the chunk untouched,
  * the right one replaces it.
  */
 #include <setjmp.h>
@@ -524,7 +525,7 @@ static char *read_compact_lua(void)
         assert_non_null(text);
         size_t n = fread(text, 1, (1 << 16) - 1, fp);
         fclose(fp);
-        assert_true(n > 0 && strstr(text, "STRLEN"));
+        assert_true(n > 0 && strstr(text, "GET"));
         return text;
     }
     char cwd[512];
@@ -532,14 +533,13 @@ static char *read_compact_lua(void)
     return NULL;
 }
 
-/* EVAL compact.lua with {key, length, bytes} triples; @returns the chunks replaced. */
+/* EVAL compact.lua with {key, original, compacted} triples; @returns the chunks replaced. */
 static long long eval_compact(struct fixture *f, const char *script, size_t n,
-                              const struct chunk_copy *keys, const size_t *lens,
+                              const struct chunk_copy *keys, const struct chunk_copy *orig,
                               const struct chunk_copy *blobs)
 {
     const char *argv[3 + 3 * 4];
     size_t alen[3 + 3 * 4];
-    char lentxt[4][24];
     assert_true(n <= 4);
     argv[0] = "EVAL";
     argv[1] = script;
@@ -548,11 +548,10 @@ static long long eval_compact(struct fixture *f, const char *script, size_t n,
     alen[1] = strlen(script);
     alen[2] = 1;
     for (size_t i = 0; i < n; i++) {
-        snprintf(lentxt[i], sizeof(lentxt[i]), "%zu", lens[i]);
         argv[3 + 3 * i] = keys[i].key;
         alen[3 + 3 * i] = strlen(keys[i].key);
-        argv[4 + 3 * i] = lentxt[i];
-        alen[4 + 3 * i] = strlen(lentxt[i]);
+        argv[4 + 3 * i] = (const char *)orig[i].p;
+        alen[4 + 3 * i] = orig[i].len;
         argv[5 + 3 * i] = (const char *)blobs[i].p;
         alen[5 + 3 * i] = blobs[i].len;
     }
@@ -615,33 +614,37 @@ static void test_compact_script_compare_and_set(void **state)
         chunk_get(f, &cur[i]);
         assert_true(cur[i].len > read[i].len);
     }
-    /* the length read before the append is stale: nothing is written */
-    size_t len = read[0].len;
-    assert_int_equal(eval_compact(f, script, 1, &read[0], &len, &stale_blob), 0);
+    /* the bytes read before the append are stale: nothing is written */
+    assert_int_equal(eval_compact(f, script, 1, &read[0], &read[0], &stale_blob), 0);
     assert_chunk_is(f, &cur[0]);
-    len = cur[0].len + 1;
-    assert_int_equal(eval_compact(f, script, 1, &read[0], &len, &stale_blob), 0);
+    /* same length, other bytes (GC removed the chunk, a late event re-created it): untouched */
+    struct chunk_copy twin = cur[0];
+    twin.p = malloc(cur[0].len);
+    assert_non_null(twin.p);
+    memcpy(twin.p, cur[0].p, cur[0].len);
+    twin.p[twin.len - 1] ^= 1;
+    assert_int_equal(eval_compact(f, script, 1, &cur[0], &twin, &stale_blob), 0);
     assert_chunk_is(f, &cur[0]);
+    free(twin.p);
 
-    /* the right length replaces; in one call, only the chunks whose length matches */
+    /* the current bytes replace; in one call, only the chunks that still hold them */
     compact_copy(&cur[0], &small[0]);
     compact_copy(&cur[1], &small[1]);
-    size_t lens[2] = { cur[0].len, read[1].len };
-    assert_int_equal(eval_compact(f, script, 2, cur, lens, small), 1);
+    struct chunk_copy orig[2] = { cur[0], read[1] };
+    assert_int_equal(eval_compact(f, script, 2, cur, orig, small), 1);
     assert_chunk_is(f, &small[0]);
     assert_chunk_is(f, &cur[1]);
-    /* both lengths current: both written (the first with the bytes it already holds) */
-    lens[0] = small[0].len;
-    lens[1] = cur[1].len;
-    assert_int_equal(eval_compact(f, script, 2, small, lens, small), 2);
+    /* both current: both written (the first with the bytes it already holds) */
+    orig[0] = small[0];
+    orig[1] = cur[1];
+    assert_int_equal(eval_compact(f, script, 2, small, orig, small), 2);
     assert_chunk_is(f, &small[0]);
     assert_chunk_is(f, &small[1]);
 
     /* a chunk deleted (GC) after the read is not re-created */
     struct chunk_copy gone = { .p = NULL };
     snprintf(gone.key, sizeof(gone.key), "%.300s-gone", cur[0].key);
-    len = cur[0].len;
-    assert_int_equal(eval_compact(f, script, 1, &gone, &len, &small[0]), 0);
+    assert_int_equal(eval_compact(f, script, 1, &gone, &cur[0], &small[0]), 0);
     chunk_get(f, &gone);
     assert_null(gone.p);
 

@@ -24,6 +24,8 @@ for line in out.splitlines():
     if len(parts) != 3 or not obj:
         continue
     sym = parts[2]
+    if sym.startswith(("__odr_asan", "__asan", "__ubsan", "__sancov")):
+        continue  # sanitizer instrumentation, not our names
     stem = os.path.basename(obj)
     for ext in (".c.o", ".o"):
         if stem.endswith(ext):

@@ -10,7 +10,7 @@
  * picks the shorter encoding; damaged bytes (truncations, random flips, bad
  * flags and offsets, oversized counts and varints, short dense records) are
  * reported, never read past (run under ASan: every blob is an exact-size
- * allocation). Tests named test_bug_* document defects found in chunk.c.
+ * allocation). Some tests pin defects that were found and fixed in chunk.c (marked "Regression").
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -1124,7 +1124,8 @@ static void test_damaged_random_flips(void **state)
     varied_blob(&base[1], true);
     struct hll_update u[40];
     for (int i = 0; i < 30; i++) {
-        /* small totals: the point is the reader, not overflowing sums (see test_bug_*) */
+        /* small totals: the point is the reader, not overflowing sums (see the overflow regression
+         * test) */
         struct agg_delta d;
         gen_delta(&s, &d);
         d.count = (int64_t)prng_below(&s, 1000);
@@ -1207,7 +1208,7 @@ static void test_damaged_random_bytes(void **state)
 /* --------------------------------------------------------- known bugs */
 
 /*
- * BUG (chunk.c, chunk_get_uv): the reader accepts one byte more than a field
+ * Regression (fixed; chunk.c, chunk_get_uv): the reader accepts one byte more than a field
  * can need. The loop runs while shift < bits + 7, so a 63-bit count may take
  * 10 bytes (9 suffice) and decode to 2^63..2^70: the record is accepted with
  * a negative count. A 128-bit sum may take 20 bytes: the 20th is shifted by
@@ -1216,7 +1217,7 @@ static void test_damaged_random_bytes(void **state)
  * same off-by-one lets an int64 field take 11 bytes and a sparse count 6.
  * Expected: -1 (damaged) for each row; actual: 1.
  */
-static void test_bug_varint_one_byte_too_many(void **state)
+static void test_varint_one_byte_too_many(void **state)
 {
     (void)state;
     static const struct {
@@ -1249,13 +1250,13 @@ static void test_bug_varint_one_byte_too_many(void **state)
 }
 
 /*
- * BUG (chunk.c, chunk_compact): the dense form is chosen when 3 × registers
+ * Regression (fixed; chunk.c, chunk_compact): the dense form is chosen when 3 × registers
  * >= 65536, but the sparse form also carries its count (3 bytes here). With
  * exactly 21845 registers set, sparse is 65538 bytes against 65536 for dense:
  * the compacted record is 2 bytes longer than needed.
  * Expected: 65539 bytes (dense); actual: 65541 (sparse).
  */
-static void test_bug_compact_dense_threshold(void **state)
+static void test_compact_dense_threshold(void **state)
 {
     (void)state;
     static const struct agg_delta d = COUNT(1);
@@ -1273,7 +1274,7 @@ static void test_bug_compact_dense_threshold(void **state)
 }
 
 /*
- * BUG (chunk.c, chunk_compact + agg.c, agg_delta_merge): totals are added
+ * Regression (fixed; chunk.c, chunk_compact + agg.c, agg_delta_merge): totals are added
  * without an overflow check. Two records that chunk_next() accepts, each with
  * count INT64_MAX, fold to a signed overflow (UB; in practice -2); the
  * encoder writes that count as a 19-byte varint, which chunk_next() rejects:
@@ -1286,7 +1287,7 @@ static void test_bug_compact_dense_threshold(void **state)
  * Expected: JD_ERR_INVALID (totals that cannot exist are damage), or output
  * that reads back; actual: JD_OK and chunk_next() returns -1 on the output.
  */
-static void test_bug_compact_count_overflow(void **state)
+static void test_compact_count_overflow(void **state)
 {
     (void)state;
     static const struct agg_delta d = COUNT(INT64_MAX);
@@ -1326,9 +1327,9 @@ int main(void)
         cmocka_unit_test(test_damaged_dense_cut_short),
         cmocka_unit_test(test_damaged_random_flips),
         cmocka_unit_test(test_damaged_random_bytes),
-        cmocka_unit_test(test_bug_varint_one_byte_too_many),
-        cmocka_unit_test(test_bug_compact_dense_threshold),
-        cmocka_unit_test(test_bug_compact_count_overflow),
+        cmocka_unit_test(test_varint_one_byte_too_many),
+        cmocka_unit_test(test_compact_dense_threshold),
+        cmocka_unit_test(test_compact_count_overflow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
