@@ -99,21 +99,6 @@ static int64_t pipeline_slice(const struct pipeline *p, int64_t st)
     return ts_floor_div(st, p->slice_ms);
 }
 
-static bool pipeline_reserve(void **v, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return true;
-    size_t c = *cap ? *cap : 16;
-    while (c < need)
-        c *= 2;
-    void *n = realloc(*v, c * elem);
-    if (!n)
-        return false;
-    *v = n;
-    *cap = c;
-    return true;
-}
-
 /* ----------------------------------------------------------------- batches */
 
 static void pipeline_batch_reset(struct pipeline_batch *b)
@@ -352,7 +337,7 @@ static bool pipeline_seen_append(struct pipeline_bpart *bp, int64_t slice, struc
         bp->fpcap = cap;
     }
     if (!bp->nsegs || bp->segs[bp->nsegs - 1].slice != slice) {
-        if (!pipeline_reserve((void **)&bp->segs, &bp->capsegs, bp->nsegs + 1, sizeof(*bp->segs)))
+        if (!jd_reserve((void **)&bp->segs, &bp->capsegs, bp->nsegs + 1, sizeof(*bp->segs)))
             return false;
         bp->segs[bp->nsegs++] = (struct pipeline_seg){ slice, bp->fplen, 0 };
     }
@@ -369,7 +354,7 @@ static bool pipeline_count_type(struct pipeline_batch *b, struct jd_str type)
             b->types[i].n++;
             return true;
         }
-    if (!pipeline_reserve((void **)&b->types, &b->captypes, b->ntypes + 1, sizeof(*b->types)))
+    if (!jd_reserve((void **)&b->types, &b->captypes, b->ntypes + 1, sizeof(*b->types)))
         return false;
     struct pipeline_typecount *t = &b->types[b->ntypes++];
     memcpy(t->type, type.p, type.n);
@@ -495,10 +480,10 @@ static bool pipeline_request(struct pipeline *p, struct pipeline_batch *b, struc
     for (size_t i = 0; i < b->ntypes; i++)
         names_len += 3 + b->types[i].len;
     if (!agg_seal(b->agg) ||
-        !pipeline_reserve((void **)&b->sparts, &b->capsparts, b->nparts, sizeof(*b->sparts)) ||
-        !pipeline_reserve((void **)&b->sseen, &b->capsseen, segs, sizeof(*b->sseen)) ||
-        !pipeline_reserve((void **)&b->sstats, &b->capsstats, b->ntypes + 4, sizeof(*b->sstats)) ||
-        !pipeline_reserve((void **)&b->names, &b->capnames, names_len + 1, 1))
+        !jd_reserve((void **)&b->sparts, &b->capsparts, b->nparts, sizeof(*b->sparts)) ||
+        !jd_reserve((void **)&b->sseen, &b->capsseen, segs, sizeof(*b->sseen)) ||
+        !jd_reserve((void **)&b->sstats, &b->capsstats, b->ntypes + 4, sizeof(*b->sstats)) ||
+        !jd_reserve((void **)&b->names, &b->capnames, names_len + 1, 1))
         return false;
     int64_t slices_kept = PIPELINE_DEDUP_SLICES + 2;
     for (size_t i = 0; i < b->nparts; i++) {

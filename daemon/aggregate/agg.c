@@ -77,22 +77,7 @@ struct agg {
     uint64_t nevents;
 };
 
-static bool agg_grow(void **v, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return true;
-    size_t c = *cap ? *cap : 64;
-    while (c < need)
-        c *= 2;
-    void *p = realloc(*v, c * elem);
-    if (!p)
-        return false;
-    *v = p;
-    *cap = c;
-    return true;
-}
-
-#define AGG_RESERVE(vec, need) agg_grow((void **)&(vec).v, &(vec).cap, (need), sizeof(*(vec).v))
+#define AGG_RESERVE(vec, need) jd_reserve((void **)&(vec).v, &(vec).cap, (need), sizeof(*(vec).v))
 
 static char *agg_arena_copy(struct agg *a, struct jd_str s)
 {

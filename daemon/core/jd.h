@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define JD_VERSION "0.1.0"
@@ -49,8 +50,28 @@ static inline int jd_str_cmp(struct jd_str a, struct jd_str b)
 }
 
 #define JD_ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
-#define JD_MIN(a, b)     ((a) < (b) ? (a) : (b))
-#define JD_MAX(a, b)     ((a) > (b) ? (a) : (b))
+
+/**
+ * @brief Make the array *v (items of \p elem bytes, capacity *cap) hold at
+ *        least \p need items, doubling; memory is kept for reuse.
+ * @returns false when out of memory (*v and *cap unchanged).
+ */
+static inline bool jd_reserve(void **v, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return true;
+    size_t c = *cap ? *cap : 16;
+    while (c < need)
+        c *= 2;
+    void *p = realloc(*v, c * elem);
+    if (!p)
+        return false;
+    *v = p;
+    *cap = c;
+    return true;
+}
+#define JD_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define JD_MAX(a, b) ((a) > (b) ? (a) : (b))
 
 /** Milliseconds in common units, for event-time arithmetic. */
 #define JD_MS_MINUTE INT64_C(60000)
