@@ -28,6 +28,13 @@
 #include <unistd.h>
 
 #define LOOP_MAX_PARTS 4096
+/*
+ * A partition Kafka still assigns here although another instance claimed it
+ * in Redis (a zombie, or a rebalance this instance has not seen yet) is
+ * taken back after this long: fencing keeps totals exact either way, and a
+ * real new owner is revoked from us by Kafka well within it.
+ */
+#define LOOP_FENCED_GRACE_MS 60000
 
 struct loop {
     struct config *cfg;
@@ -46,6 +53,10 @@ struct loop {
     int64_t first_msg_ms;   /* first message consumed (monotonic) */
     int64_t last_commit_ms; /* last batch applied in Redis */
     uint64_t consumed;
+    /* the assignment as the pipeline knows it (consume_assignment_gen()) */
+    uint64_t assignment_version;
+    uint32_t synced_gen[LOOP_MAX_PARTS];
+    int64_t fenced_since[LOOP_MAX_PARTS]; /* monotonic ms; 0: not fenced */
 };
 
 static void loop_backoff(struct loop *l, int64_t now)
@@ -55,16 +66,23 @@ static void loop_backoff(struct loop *l, int64_t now)
     l->next_redis_try = now + l->backoff_ms / 2 + rand() % (l->backoff_ms / 2 + 1);
 }
 
-/* Redis is gone or in doubt: stop consuming, forget claims, reconnect later. */
-static void loop_redis_down(struct loop *l, const char *what, const char *why)
+/* Stop consuming and retry later; `down`: the connection is in doubt too. */
+static void loop_hold(struct loop *l, bool down, const char *msg, const char *what, const char *why)
 {
     int64_t now = ts_mono_ms();
-    store_disconnect(l->store);
+    if (down)
+        store_disconnect(l->store);
     pipeline_unclaim_all(l->pipe);
     consume_pause(l->cons, NULL, 0);
     loop_backoff(l, now);
-    log_error("loop", "Redis unavailable: partitions paused", "during=%s error=%s retry_ms=%lld",
-              what, log_q(why), (long long)(l->next_redis_try - now));
+    log_error("loop", msg, "during=%s error=%s retry_ms=%lld", what, log_q(why),
+              (long long)(l->next_redis_try - now));
+}
+
+/* Redis is gone or in doubt: stop consuming, forget claims, reconnect later. */
+static void loop_redis_down(struct loop *l, const char *what, const char *why)
+{
+    loop_hold(l, true, "Redis unavailable: partitions paused", what, why);
 }
 
 static void loop_try_connect(struct loop *l)
@@ -87,66 +105,114 @@ static void loop_try_connect(struct loop *l)
     log_info("loop", "Redis connected", "url=%s", log_q(l->cfg->redis.url));
 }
 
-/* Apply Kafka's assignment changes to the pipeline's partition table. */
+/*
+ * Bring the pipeline's partition table in line with Kafka's assignment. A
+ * partition whose generation changed was revoked and assigned again (maybe
+ * within one poll): it is dropped and tracked afresh, so it is re-claimed.
+ */
 static void loop_assignments(struct loop *l)
 {
-    int32_t parts[LOOP_MAX_PARTS];
-    size_t n = consume_take_revoked(l->cons, parts, LOOP_MAX_PARTS);
-    for (size_t i = 0; i < n; i++)
-        pipeline_revoke(l->pipe, parts[i]);
-    n = consume_take_assigned(l->cons, parts, LOOP_MAX_PARTS);
-    for (size_t i = 0; i < n; i++)
-        pipeline_assign(l->pipe, parts[i]);
+    uint64_t v = consume_assignment_version(l->cons);
+    if (v == l->assignment_version)
+        return;
+    l->assignment_version = v;
+    for (int32_t p = 0; p < LOOP_MAX_PARTS; p++) {
+        uint32_t g = consume_assignment_gen(l->cons, p);
+        if (g == l->synced_gen[p])
+            continue;
+        if (l->synced_gen[p])
+            pipeline_revoke(l->pipe, p);
+        if (g)
+            pipeline_assign(l->pipe, p);
+        l->synced_gen[p] = g;
+        l->fenced_since[p] = 0;
+    }
+}
+
+/* Claim one partition and position the consumer where Redis says it resumes. */
+static enum jd_err loop_claim_one(struct loop *l, int32_t part)
+{
+    int64_t offset;
+    const char *how = "stored";
+    enum jd_err e = pipeline_claim(l->pipe, part, &offset, l->err, sizeof(l->err));
+    if (!e && offset < 0) {
+        /* first owner ever: pick the start from Kafka and record it before reading */
+        how = "first claim";
+        e = consume_start_offset(l->cons, part, &offset, l->err, sizeof(l->err));
+        if (e)
+            pipeline_unclaim(l->pipe, part); /* retried next turn */
+        else
+            e = pipeline_pin(l->pipe, part, &offset, l->err, sizeof(l->err));
+    }
+    if (e)
+        return e;
+    if (consume_seek_resume(l->cons, part, offset, l->err, sizeof(l->err)) != JD_OK) {
+        log_warn("loop", "seek failed; will retry", "partition=%d error=%s", (int)part,
+                 log_q(l->err));
+        pipeline_unclaim(l->pipe, part); /* stays paused; re-claimed next turn */
+        return JD_OK;
+    }
+    log_info("loop", "partition claimed", "partition=%d resume_offset=%lld from=%s", (int)part,
+             (long long)offset, how);
+    return JD_OK;
 }
 
 /* Claim and position every unclaimed partition (needs Redis and no batch in flight). */
 static void loop_claim(struct loop *l)
 {
     int32_t parts[LOOP_MAX_PARTS];
-    size_t n;
-    if (!store_is_connected(l->store) || pipeline_in_flight(l->pipe))
+    int64_t now = ts_mono_ms();
+    if (!store_is_connected(l->store) || pipeline_in_flight(l->pipe) || now < l->next_redis_try)
         return;
 
-    n = pipeline_partitions(l->pipe, parts, LOOP_MAX_PARTS);
-    for (size_t i = 0; i < n && i < LOOP_MAX_PARTS; i++) {
-        if (pipeline_part_state(l->pipe, parts[i]) != PIPELINE_UNCLAIMED)
+    size_t n = JD_MIN(pipeline_partitions(l->pipe, parts, LOOP_MAX_PARTS), LOOP_MAX_PARTS);
+    for (size_t i = 0; i < n; i++) {
+        int32_t part = parts[i];
+        enum pipeline_part_state st = pipeline_part_state(l->pipe, part);
+        if (st == PIPELINE_FENCED) {
+            if (now - l->fenced_since[part] < LOOP_FENCED_GRACE_MS)
+                continue;
+            log_warn("loop",
+                     "partition still assigned here but owned by another instance: "
+                     "taking it back",
+                     "partition=%d fenced_for_ms=%lld", (int)part,
+                     (long long)(now - l->fenced_since[part]));
+        } else if (st != PIPELINE_UNCLAIMED) {
             continue;
-        int64_t offset;
-        enum jd_err e = pipeline_claim(l->pipe, parts[i], &offset, l->err, sizeof(l->err));
+        }
+        l->fenced_since[part] = 0;
+        enum jd_err e = loop_claim_one(l, part);
         if (e == JD_ERR_REDIS) {
             loop_redis_down(l, "claim", l->err);
             return;
         }
-        if (e) {
-            log_error("loop", "cannot claim partition", "partition=%d error=%s", (int)parts[i],
+        if (e == JD_ERR_FENCED) {
+            l->fenced_since[part] = now;
+            log_warn("loop", "partition claimed by another instance meanwhile", "partition=%d",
+                     (int)part);
+        } else if (e) {
+            log_error("loop", "cannot claim partition", "partition=%d error=%s", (int)part,
                       log_q(l->err));
-            continue;
         }
-        if (consume_seek_resume(l->cons, parts[i], offset, l->err, sizeof(l->err)) != JD_OK) {
-            /* stays claimed but paused: re-claim on the next turn */
-            log_warn("loop", "seek failed; will retry", "partition=%d error=%s", (int)parts[i],
-                     log_q(l->err));
-            pipeline_revoke(l->pipe, parts[i]);
-            pipeline_assign(l->pipe, parts[i]);
-            continue;
-        }
-        log_info("loop", "partition claimed", "partition=%d resume_offset=%lld", (int)parts[i],
-                 (long long)offset);
     }
 }
 
 static void loop_after_refusal(struct loop *l)
 {
-    /* Fenced partitions wait for Kafka to reassign them; the others are re-claimed. */
+    /* Fenced partitions wait for Kafka to reassign them (or the grace period); others re-claim. */
     int32_t parts[LOOP_MAX_PARTS], fenced[LOOP_MAX_PARTS];
-    size_t nf = 0, n = pipeline_partitions(l->pipe, parts, LOOP_MAX_PARTS);
-    for (size_t i = 0; i < n && i < LOOP_MAX_PARTS; i++)
-        if (pipeline_part_state(l->pipe, parts[i]) == PIPELINE_FENCED)
+    int64_t now = ts_mono_ms();
+    size_t nf = 0, n = JD_MIN(pipeline_partitions(l->pipe, parts, LOOP_MAX_PARTS), LOOP_MAX_PARTS);
+    for (size_t i = 0; i < n; i++)
+        if (pipeline_part_state(l->pipe, parts[i]) == PIPELINE_FENCED) {
             fenced[nf++] = parts[i];
+            if (!l->fenced_since[parts[i]])
+                l->fenced_since[parts[i]] = now;
+        }
     if (nf) {
         consume_pause(l->cons, fenced, nf);
         log_warn("loop", "partitions owned by another instance: paused until reassigned",
-                 "count=%zu", nf);
+                 "count=%zu grace_ms=%d", nf, LOOP_FENCED_GRACE_MS);
     }
 }
 
@@ -159,6 +225,7 @@ static void loop_finish(struct loop *l)
     if (e == JD_OK) {
         int32_t parts[LOOP_MAX_PARTS];
         int64_t offs[LOOP_MAX_PARTS];
+        l->backoff_ms = 0;
         l->last_commit_ms = ts_mono_ms();
         size_t np = pipeline_positions(l->pipe, parts, offs, LOOP_MAX_PARTS);
         consume_store_offsets(l->cons, parts, offs, np);
@@ -166,6 +233,10 @@ static void loop_finish(struct loop *l)
         log_warn("loop", "batch refused by Redis; re-reading from stored offsets", "error=%s",
                  log_q(l->err));
         loop_after_refusal(l);
+    } else if (e == JD_ERR_CORRUPT) {
+        /* nothing was written; retrying cannot help until someone fixes the key */
+        loop_hold(l, false, "Redis holds a key journeyd cannot write: partitions paused", "flush",
+                  l->err);
     } else {
         loop_redis_down(l, "flush", l->err);
     }

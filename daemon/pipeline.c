@@ -91,7 +91,8 @@ struct pipeline {
     struct pipeline_batch *inflight; /* NULL when no flush awaits its reply */
     int64_t slice_ms;
     struct pipeline_counters c;
-    struct store_refusal refused[64];
+    struct store_refusal *refused; /* room for every partition of a batch */
+    size_t caprefused;
 };
 
 static int64_t pipeline_slice(const struct pipeline *p, int64_t st)
@@ -144,16 +145,23 @@ static bool pipeline_batch_grow(struct pipeline_batch *b, size_t n)
     return true;
 }
 
-static void pipeline_batch_drop(struct pipeline_batch *b, int32_t partition)
+static bool pipeline_batch_has(const struct pipeline_batch *b, int32_t partition)
 {
-    if (!b || partition < 0 || (size_t)partition >= b->capbp || !b->bp[partition].in)
-        return;
-    b->bp[partition].in = false;
-    for (size_t i = 0; i < b->nparts; i++)
-        if (b->parts[i] == partition) {
-            b->parts[i] = b->parts[--b->nparts];
-            break;
-        }
+    return b && partition >= 0 && (size_t)partition < b->capbp && b->bp[partition].in;
+}
+
+static void pipeline_fail(struct pipeline *p, struct pipeline_batch *b,
+                          const struct store_refusal *refused, size_t nrefused);
+
+/*
+ * The batch being built mixes every partition's events in one aggregate, so
+ * a partition cannot leave it alone: when one changes hands the whole batch
+ * goes and its partitions are re-claimed (and re-read from Redis's offsets).
+ */
+static void pipeline_batch_leave(struct pipeline *p, int32_t partition)
+{
+    if (pipeline_batch_has(p->building, partition))
+        pipeline_fail(p, p->building, NULL, 0);
 }
 
 /* ---------------------------------------------------------------- lifecycle */
@@ -192,6 +200,7 @@ void pipeline_destroy(struct pipeline *p)
     for (size_t i = 0; i < p->nparts; i++)
         dedup_destroy(p->parts[i].seen);
     free(p->parts);
+    free(p->refused);
     pipeline_batch_free(&p->batches[0]);
     pipeline_batch_free(&p->batches[1]);
     event_decoder_destroy(p->dec);
@@ -223,9 +232,9 @@ void pipeline_assign(struct pipeline *p, int32_t partition)
         !pipeline_batch_grow(&p->batches[1], p->nparts))
         return;
     struct pipeline_part *pp = &p->parts[partition];
+    pipeline_batch_leave(p, partition);
     pp->tracked = true;
     pp->state = PIPELINE_UNCLAIMED;
-    pipeline_batch_drop(p->building, partition);
 }
 
 void pipeline_revoke(struct pipeline *p, int32_t partition)
@@ -233,10 +242,9 @@ void pipeline_revoke(struct pipeline *p, int32_t partition)
     struct pipeline_part *pp = pipeline_part(p, partition);
     if (!pp)
         return;
+    pipeline_batch_leave(p, partition);
     pp->tracked = false;
     pp->state = PIPELINE_UNCLAIMED;
-    /* its share of the batch being built is dropped: the next owner redoes it */
-    pipeline_batch_drop(p->building, partition);
     if (pp->seen)
         dedup_clear(pp->seen);
 }
@@ -272,9 +280,16 @@ size_t pipeline_partitions(const struct pipeline *p, int32_t *out, size_t cap)
     return n;
 }
 
+struct pipeline_loading {
+    struct dedup *seen;
+    bool nomem;
+};
+
 static void pipeline_seen_load(void *opaque, int64_t slice, const void *blob, size_t len)
 {
-    dedup_load(opaque, blob, len, slice);
+    struct pipeline_loading *ld = opaque;
+    if (!ld->nomem && !dedup_load(ld->seen, blob, len, slice))
+        ld->nomem = true;
 }
 
 enum jd_err pipeline_claim(struct pipeline *p, int32_t partition, int64_t *offset, char *errstr,
@@ -287,6 +302,10 @@ enum jd_err pipeline_claim(struct pipeline *p, int32_t partition, int64_t *offse
     if (!pp)
         return jd_errf(JD_ERR_INVALID, errstr, errstr_size, "partition %d is not assigned",
                        (int)partition);
+    if (p->inflight)
+        return jd_errf(JD_ERR_INVALID, errstr, errstr_size, "a batch is in flight");
+    pipeline_batch_leave(p, partition);
+    pp->state = PIPELINE_UNCLAIMED;
     if (!pp->seen && !(pp->seen = dedup_new((size_t)p->cfg->limits.dedup_ids)))
         return jd_errf(JD_ERR_NOMEM, errstr, errstr_size, "out of memory");
     if ((err = store_claim(p->store, p->cfg->kafka.topics.events, partition, p->owner, &c, errstr,
@@ -298,14 +317,36 @@ enum jd_err pipeline_claim(struct pipeline *p, int32_t partition, int64_t *offse
     pp->st = pp->bst = c.has_st ? c.st : INT64_MIN;
     if (p->cfg->events.dedup_window_ms > 0 && pp->st != INT64_MIN) {
         int64_t cur = pipeline_slice(p, pp->st);
+        struct pipeline_loading ld = { pp->seen, false };
         if ((err = store_load_seen(p->store, p->cfg->kafka.topics.events, partition,
-                                   cur - PIPELINE_DEDUP_SLICES, cur, pipeline_seen_load, pp->seen,
+                                   cur - PIPELINE_DEDUP_SLICES, cur, pipeline_seen_load, &ld,
                                    errstr, errstr_size)))
             return err;
+        if (ld.nomem) {
+            dedup_clear(pp->seen);
+            return jd_errf(JD_ERR_NOMEM, errstr, errstr_size,
+                           "out of memory loading the seen ids of partition %d", (int)partition);
+        }
     }
-    pipeline_batch_drop(p->building, partition);
     pp->state = PIPELINE_ACTIVE;
     *offset = pp->pos;
+    return JD_OK;
+}
+
+enum jd_err pipeline_pin(struct pipeline *p, int32_t partition, int64_t *offset, char *errstr,
+                         size_t errstr_size)
+{
+    struct pipeline_part *pp = pipeline_part(p, partition);
+    if (!pp || pp->state != PIPELINE_ACTIVE || pp->pos >= 0)
+        return jd_errf(JD_ERR_INVALID, errstr, errstr_size,
+                       "partition %d is not freshly claimed without an offset", (int)partition);
+    enum jd_err err = store_pin(p->store, p->cfg->kafka.topics.events, partition, p->owner,
+                                pp->epoch, offset, errstr, errstr_size);
+    if (err) {
+        pp->state = err == JD_ERR_FENCED ? PIPELINE_FENCED : PIPELINE_UNCLAIMED;
+        return err;
+    }
+    pp->pos = pp->applied = *offset;
     return JD_OK;
 }
 
@@ -407,10 +448,13 @@ enum pipeline_verdict pipeline_add(struct pipeline *p, const struct pipeline_msg
         int64_t min_slice =
             bst == INT64_MIN ? INT64_MIN : pipeline_slice(p, bst) - PIPELINE_DEDUP_SLICES;
         int64_t slice = pipeline_slice(p, nst);
-        if (dedup_check_insert(pp->seen, fp, min_slice, slice)) {
+        enum dedup_verdict dv = dedup_check_insert(pp->seen, fp, min_slice, slice);
+        if (dv == DEDUP_SEEN) {
             bp->dup++;
             return PIPELINE_DUP;
         }
+        if (dv == DEDUP_FULL)
+            goto nomem;
         if (!pipeline_seen_append(bp, slice, fp))
             goto nomem;
     }
@@ -459,6 +503,15 @@ void pipeline_abort(struct pipeline *p)
     pipeline_fail(p, p->building, NULL, 0);
 }
 
+void pipeline_unclaim(struct pipeline *p, int32_t partition)
+{
+    struct pipeline_part *pp = pipeline_part(p, partition);
+    if (!pp)
+        return;
+    pipeline_batch_leave(p, partition);
+    pp->state = PIPELINE_UNCLAIMED;
+}
+
 void pipeline_unclaim_all(struct pipeline *p)
 {
     pipeline_fail(p, p->inflight, NULL, 0);
@@ -492,8 +545,7 @@ static bool pipeline_request(struct pipeline *p, struct pipeline_batch *b, struc
         const struct pipeline_part *pp = &p->parts[part];
         bp->to = pp->pos;
         bp->st = pp->bst;
-        b->sparts[i] = (struct store_part){ part, pp->epoch, bp->from, bp->to,
-                                            bp->st == INT64_MIN ? 0 : bp->st };
+        b->sparts[i] = (struct store_part){ part, pp->epoch, bp->from, bp->to, bp->st };
         for (size_t k = 0; k < bp->nsegs; k++)
             b->sseen[nseen++] =
                 (struct store_seen){ part, bp->segs[k].slice,
@@ -543,7 +595,8 @@ enum jd_err pipeline_send(struct pipeline *p, char *errstr, size_t errstr_size)
         return jd_errf(JD_ERR_INVALID, errstr, errstr_size, "a batch is already in flight");
     if (!b->nparts)
         return JD_OK;
-    if (!pipeline_request(p, b, &f)) {
+    if (!pipeline_request(p, b, &f) ||
+        !jd_reserve((void **)&p->refused, &p->caprefused, b->nparts, sizeof(*p->refused))) {
         pipeline_abort(p);
         return jd_errf(JD_ERR_NOMEM, errstr, errstr_size, "out of memory committing the batch");
     }
@@ -565,8 +618,8 @@ enum jd_err pipeline_recv(struct pipeline *p, char *errstr, size_t errstr_size)
 
     if (!b)
         return JD_OK;
-    enum jd_err err = store_flush_recv(p->store, p->refused, JD_ARRAY_SIZE(p->refused), &nrefused,
-                                       errstr, errstr_size);
+    enum jd_err err =
+        store_flush_recv(p->store, p->refused, p->caprefused, &nrefused, errstr, errstr_size);
     p->inflight = NULL;
     p->c.batches++;
     if (err) {

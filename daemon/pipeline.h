@@ -63,20 +63,38 @@ struct pipeline *pipeline_new(const struct config *cfg, struct store *store, con
 /** Free \p p; NULL is a no-op. */
 void pipeline_destroy(struct pipeline *p);
 
-/** Kafka assigned \p partition to us: track it as unclaimed. */
+/**
+ * @brief Kafka assigned \p partition to us: track it as unclaimed. If the
+ *        batch being built holds any of it, that whole batch is abandoned
+ *        (its partitions are re-claimed): one aggregate mixes them all.
+ */
 void pipeline_assign(struct pipeline *p, int32_t partition);
 
-/** Kafka took \p partition away: forget it (any pending batch work for it is dropped). */
+/** Kafka took \p partition away: forget it (abandoning the batch being built, as above). */
 void pipeline_revoke(struct pipeline *p, int32_t partition);
 
 /**
- * @brief Claim \p partition in Redis (fencing earlier owners) and reload its
- *        seen ids. The caller must then seek the partition to *offset.
- * @param offset set to the stored resume offset, or -1 when none is stored
- *        (start from the beginning).
+ * @brief Claim \p partition in Redis (fencing earlier owners, whatever its
+ *        state: UNCLAIMED, or FENCED when taking it back) and reload its seen
+ *        ids. The caller must then seek the partition to *offset. Not while
+ *        a batch is in flight.
+ * @param offset set to the stored resume offset, or -1 when none is stored:
+ *        the caller then picks a start and records it with pipeline_pin().
  */
 enum jd_err pipeline_claim(struct pipeline *p, int32_t partition, int64_t *offset, char *errstr,
                            size_t errstr_size);
+
+/**
+ * @brief Record where a freshly claimed partition without a stored offset
+ *        starts, so that a restart before its first batch resumes there
+ *        rather than at a log end that has moved on.
+ * @param offset in: the chosen start; out: the start to seek to (the one
+ *        already recorded, if any).
+ * @returns JD_OK, JD_ERR_FENCED (claimed by another instance meanwhile),
+ *          JD_ERR_REDIS.
+ */
+enum jd_err pipeline_pin(struct pipeline *p, int32_t partition, int64_t *offset, char *errstr,
+                         size_t errstr_size);
 
 /** @returns the state of \p partition (UNCLAIMED for unknown partitions). */
 enum pipeline_part_state pipeline_part_state(const struct pipeline *p, int32_t partition);
@@ -119,7 +137,8 @@ enum jd_err pipeline_send(struct pipeline *p, char *errstr, size_t errstr_size);
  * dropped: their partitions go back to UNCLAIMED (or FENCED), and the caller
  * re-claims them and seeks them to Redis's offsets.
  * @returns JD_OK (also when nothing was in flight), JD_ERR_GAP / JD_ERR_FENCED
- *          (refused), JD_ERR_REDIS (unknown outcome: reconnect).
+ *          (refused), JD_ERR_CORRUPT (refused: a key in Redis cannot take the
+ *          batch), JD_ERR_REDIS (unknown outcome: reconnect).
  */
 enum jd_err pipeline_recv(struct pipeline *p, char *errstr, size_t errstr_size);
 
@@ -132,6 +151,10 @@ enum jd_err pipeline_commit(struct pipeline *p, char *errstr, size_t errstr_size
 /** Abandon the batch being built (e.g. the DLQ could not be written): its partitions are
  * re-claimed. */
 void pipeline_abort(struct pipeline *p);
+
+/** \p partition back to UNCLAIMED (to be claimed again), abandoning the batch being built if it
+ * holds any of it. */
+void pipeline_unclaim(struct pipeline *p, int32_t partition);
 
 /** Every tracked partition back to UNCLAIMED, both batches dropped (after a Redis reconnect). */
 void pipeline_unclaim_all(struct pipeline *p);

@@ -157,7 +157,17 @@ static size_t dedup_probe(struct dedup *d, struct dedup_fp fp, int64_t min_slice
     return reuse != SIZE_MAX ? reuse : i;
 }
 
-bool dedup_check_insert(struct dedup *d, struct dedup_fp fp, int64_t min_slice, int64_t slice)
+/*
+ * True if an insert into an empty slot would leave none: only possible after
+ * a rebuild failed for want of memory, and then the probe loop must still end.
+ */
+static bool dedup_full(const struct dedup *d)
+{
+    return d->used + 1 >= d->cap;
+}
+
+enum dedup_verdict dedup_check_insert(struct dedup *d, struct dedup_fp fp, int64_t min_slice,
+                                      int64_t slice)
 {
     bool found;
     if (min_slice > d->floor)
@@ -167,17 +177,20 @@ bool dedup_check_insert(struct dedup *d, struct dedup_fp fp, int64_t min_slice, 
     size_t i = dedup_probe(d, fp, min_slice, &found);
     if (found) {
         if (d->tab[i].slice >= min_slice)
-            return true;
+            return DEDUP_SEEN;
         d->tab[i].slice = slice; /* seen long ago: it counts as new */
-        return false;
+        return DEDUP_NEW;
     }
-    if (!d->tab[i].a)
+    if (!d->tab[i].a) {
+        if (dedup_full(d))
+            return DEDUP_FULL;
         d->used++;
+    }
     d->tab[i] = (struct dedup_entry){ fp.a, fp.b, slice };
-    return false;
+    return DEDUP_NEW;
 }
 
-void dedup_load(struct dedup *d, const void *blob, size_t len, int64_t slice)
+bool dedup_load(struct dedup *d, const void *blob, size_t len, int64_t slice)
 {
     const unsigned char *p = blob;
     for (size_t off = 0; off + DEDUP_FP_SIZE <= len; off += DEDUP_FP_SIZE) {
@@ -197,10 +210,14 @@ void dedup_load(struct dedup *d, const void *blob, size_t len, int64_t slice)
                 d->tab[i].slice = slice; /* recorded again later: keep the newest */
             continue;
         }
-        if (!d->tab[i].a)
+        if (!d->tab[i].a) {
+            if (dedup_full(d))
+                return false;
             d->used++;
+        }
         d->tab[i] = (struct dedup_entry){ fp.a, fp.b, slice };
     }
+    return true;
 }
 
 size_t dedup_count(const struct dedup *d)

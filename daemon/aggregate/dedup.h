@@ -47,15 +47,24 @@ struct dedup_fp dedup_fingerprint(struct jd_str event_id);
 /** Serialise \p fp into \p out (DEDUP_FP_SIZE bytes, little-endian). */
 void dedup_fp_write(struct dedup_fp fp, unsigned char *out);
 
+enum dedup_verdict {
+    DEDUP_NEW,  /**< not seen: now recorded */
+    DEDUP_SEEN, /**< a duplicate: nothing recorded */
+    DEDUP_FULL, /**< out of memory: the table could not grow and nothing was recorded */
+};
+
 /**
  * @brief Test \p fp against ids recorded in slices >= \p min_slice and, when
  *        new, record it in \p slice.
- * @returns true if it is a duplicate (nothing recorded).
  */
-bool dedup_check_insert(struct dedup *d, struct dedup_fp fp, int64_t min_slice, int64_t slice);
+enum dedup_verdict dedup_check_insert(struct dedup *d, struct dedup_fp fp, int64_t min_slice,
+                                      int64_t slice);
 
-/** Load persisted fingerprints (a blob of DEDUP_FP_SIZE records) into \p slice. */
-void dedup_load(struct dedup *d, const void *blob, size_t len, int64_t slice);
+/**
+ * @brief Load persisted fingerprints (a blob of DEDUP_FP_SIZE records) into \p slice.
+ * @returns false when out of memory (the set is then incomplete: clear it).
+ */
+bool dedup_load(struct dedup *d, const void *blob, size_t len, int64_t slice);
 
 /** @returns the number of live entries (including not yet expired ones). */
 size_t dedup_count(const struct dedup *d);

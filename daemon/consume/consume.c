@@ -16,6 +16,8 @@
 #include <string.h>
 
 #define CONSUME_MAX_PARTS 4096
+/* longest a broker request may block the loop (seek, watermark query) */
+#define CONSUME_TIMEOUT_MS 5000
 
 struct consume {
     rd_kafka_t *rk;
@@ -25,13 +27,17 @@ struct consume {
     bool start_at_end; /* auto.offset.reset=latest: a partition with no stored offset starts at the
                           end */
     bool fatal;
-    /* assignment state, indexed by partition */
+    /*
+     * Assignment state, indexed by partition: the generation of the
+     * assignment a partition belongs to (0: not assigned). One poll may serve
+     * several rebalances, so the loop compares generations rather than
+     * replaying assign/revoke events in an order it cannot know.
+     */
+    uint32_t gen[CONSUME_MAX_PARTS];
     bool assigned[CONSUME_MAX_PARTS];
     bool at_eof[CONSUME_MAX_PARTS];
-    int32_t new_assigned[CONSUME_MAX_PARTS];
-    size_t n_new_assigned;
-    int32_t new_revoked[CONSUME_MAX_PARTS];
-    size_t n_new_revoked;
+    uint32_t next_gen;
+    uint64_t version; /* bumped on every change */
 };
 
 static void consume_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
@@ -76,24 +82,33 @@ static void consume_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
          */
         rd_kafka_assign(rk, parts);
         rd_kafka_pause_partitions(rk, parts);
+        if (++c->next_gen == 0)
+            c->next_gen = 1;
         for (int i = 0; i < parts->cnt; i++) {
             int32_t p = parts->elems[i].partition;
-            if (p < 0 || p >= CONSUME_MAX_PARTS || strcmp(parts->elems[i].topic, c->topic))
+            if (strcmp(parts->elems[i].topic, c->topic))
                 continue;
+            if (p < 0 || p >= CONSUME_MAX_PARTS) {
+                log_error("consume", "partition beyond what journeyd tracks: left paused",
+                          "partition=%d max=%d", (int)p, CONSUME_MAX_PARTS - 1);
+                continue;
+            }
+            c->gen[p] = c->next_gen;
             c->assigned[p] = true;
             c->at_eof[p] = false;
-            c->new_assigned[c->n_new_assigned++] = p;
         }
+        c->version++;
         log_info("consume", "partitions assigned", "count=%d", parts->cnt);
     } else {
         for (int i = 0; i < parts->cnt; i++) {
             int32_t p = parts->elems[i].partition;
             if (p < 0 || p >= CONSUME_MAX_PARTS || !c->assigned[p])
                 continue;
+            c->gen[p] = 0;
             c->assigned[p] = false;
             c->at_eof[p] = false;
-            c->new_revoked[c->n_new_revoked++] = p;
         }
+        c->version++;
         rd_kafka_assign(rk, NULL);
         log_info("consume", "partitions revoked", "count=%d reason=%s", parts->cnt,
                  rd_kafka_err2name(err));
@@ -227,22 +242,27 @@ ssize_t consume_poll(struct consume *c, rd_kafka_message_t **msgs, size_t max, i
     return n;
 }
 
-size_t consume_take_assigned(struct consume *c, int32_t *out, size_t cap)
+uint64_t consume_assignment_version(const struct consume *c)
 {
-    size_t n = c->n_new_assigned < cap ? c->n_new_assigned : cap;
-    memcpy(out, c->new_assigned, n * sizeof(*out));
-    memmove(c->new_assigned, c->new_assigned + n, (c->n_new_assigned - n) * sizeof(*out));
-    c->n_new_assigned -= n;
-    return n;
+    return c->version;
 }
 
-size_t consume_take_revoked(struct consume *c, int32_t *out, size_t cap)
+uint32_t consume_assignment_gen(const struct consume *c, int32_t partition)
 {
-    size_t n = c->n_new_revoked < cap ? c->n_new_revoked : cap;
-    memcpy(out, c->new_revoked, n * sizeof(*out));
-    memmove(c->new_revoked, c->new_revoked + n, (c->n_new_revoked - n) * sizeof(*out));
-    c->n_new_revoked -= n;
-    return n;
+    return partition >= 0 && partition < CONSUME_MAX_PARTS ? c->gen[partition] : 0;
+}
+
+enum jd_err consume_start_offset(struct consume *c, int32_t partition, int64_t *offset,
+                                 char *errstr, size_t errstr_size)
+{
+    int64_t lo, hi;
+    rd_kafka_resp_err_t e =
+        rd_kafka_query_watermark_offsets(c->rk, c->topic, partition, &lo, &hi, CONSUME_TIMEOUT_MS);
+    if (e)
+        return jd_errf(JD_ERR_KAFKA, errstr, errstr_size, "watermarks of %s [%d]: %s", c->topic,
+                       (int)partition, rd_kafka_err2str(e));
+    *offset = c->start_at_end ? hi : lo;
+    return JD_OK;
 }
 
 enum jd_err consume_seek_resume(struct consume *c, int32_t partition, int64_t offset, char *errstr,
@@ -252,11 +272,9 @@ enum jd_err consume_seek_resume(struct consume *c, int32_t partition, int64_t of
     rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_add(l, c->topic, partition);
     enum jd_err ret = JD_OK;
 
-    tp->offset = offset >= 0       ? offset
-                 : c->start_at_end ? RD_KAFKA_OFFSET_END
-                                   : RD_KAFKA_OFFSET_BEGINNING;
+    tp->offset = offset >= 0 ? offset : RD_KAFKA_OFFSET_BEGINNING;
     /* seek purges messages fetched from the old position */
-    rd_kafka_error_t *e = rd_kafka_seek_partitions(c->rk, l, 10000);
+    rd_kafka_error_t *e = rd_kafka_seek_partitions(c->rk, l, CONSUME_TIMEOUT_MS);
     if (e) {
         ret = jd_errf(JD_ERR_KAFKA, errstr, errstr_size, "seek partition %d: %s", (int)partition,
                       rd_kafka_error_string(e));

@@ -37,15 +37,27 @@ void consume_destroy(struct consume *c);
  */
 ssize_t consume_poll(struct consume *c, rd_kafka_message_t **msgs, size_t max, int timeout_ms);
 
-/** Take the partitions assigned since the last call (they are paused). */
-size_t consume_take_assigned(struct consume *c, int32_t *out, size_t cap);
-
-/** Take the partitions revoked since the last call. */
-size_t consume_take_revoked(struct consume *c, int32_t *out, size_t cap);
+/** @returns a number that changes whenever the assignment changes. */
+uint64_t consume_assignment_version(const struct consume *c);
 
 /**
- * @brief Seek \p partition to \p offset (-1: the beginning, or the end when
- *        auto.offset.reset says latest) and resume fetching it.
+ * @brief The assignment generation \p partition belongs to: 0 when not
+ *        assigned; a new value each time it is (re)assigned. Assigned
+ *        partitions are paused until consume_seek_resume().
+ */
+uint32_t consume_assignment_gen(const struct consume *c, int32_t partition);
+
+/**
+ * @brief Where a partition with no stored offset starts: the log's low
+ *        watermark, or its high one when auto.offset.reset says latest.
+ *        Asks the broker (blocks up to 5 s).
+ */
+enum jd_err consume_start_offset(struct consume *c, int32_t partition, int64_t *offset,
+                                 char *errstr, size_t errstr_size);
+
+/**
+ * @brief Seek \p partition to \p offset (-1: the beginning) and resume
+ *        fetching it (blocks up to 5 s).
  */
 enum jd_err consume_seek_resume(struct consume *c, int32_t partition, int64_t offset, char *errstr,
                                 size_t errstr_size);

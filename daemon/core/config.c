@@ -620,6 +620,19 @@ static bool config_is_type_name(const char *s)
     return true;
 }
 
+/* Kafka's own rule (and the reason Redis key buffers can be fixed-size). */
+static bool config_is_topic_name(const char *s)
+{
+    size_t n = strlen(s);
+    if (n == 0 || n > CONFIG_TOPIC_MAX || !strcmp(s, ".") || !strcmp(s, ".."))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+              (s[i] >= '0' && s[i] <= '9') || s[i] == '.' || s[i] == '_' || s[i] == '-'))
+            return false;
+    return true;
+}
+
 enum jd_err config_validate(const struct config *cfg, char *errstr, size_t errstr_size)
 {
     static const char *const models[] = { "first_touch", "last_touch",     "last_non_direct",
@@ -639,9 +652,20 @@ enum jd_err config_validate(const struct config *cfg, char *errstr, size_t errst
              !strcmp(cfg->kafka.topics.events, cfg->kafka.topics.alerts) ||
              !strcmp(cfg->kafka.topics.dlq, cfg->kafka.topics.alerts))
         config_err_add(&errs, "kafka.topics: events, alerts and dlq must be three topics");
-    if (!*cfg->redis.prefix || strpbrk(cfg->redis.prefix, "{}: \t\r\n*?[]"))
-        config_err_add(&errs, "redis.prefix: must be non-empty, without braces, ':', spaces or "
-                              "glob characters");
+    if (!*cfg->redis.prefix || strlen(cfg->redis.prefix) > CONFIG_PREFIX_MAX ||
+        strpbrk(cfg->redis.prefix, "{}: \t\r\n*?[]"))
+        config_err_add(&errs,
+                       "redis.prefix: must be 1 to %d characters, without braces, ':', spaces "
+                       "or glob characters",
+                       CONFIG_PREFIX_MAX);
+    const char *topics[] = { cfg->kafka.topics.events, cfg->kafka.topics.alerts,
+                             cfg->kafka.topics.dlq };
+    for (size_t i = 0; i < JD_ARRAY_SIZE(topics); i++)
+        if (*topics[i] && !config_is_topic_name(topics[i]))
+            config_err_add(&errs,
+                           "kafka.topics: '%s' is not a Kafka topic name (1 to %d of "
+                           "[a-zA-Z0-9._-])",
+                           topics[i], CONFIG_TOPIC_MAX);
     if (cfg->windows.retention_minute_ms > cfg->windows.retention_hour_ms ||
         cfg->windows.retention_hour_ms > cfg->windows.retention_day_ms)
         config_err_add(&errs, "windows.retention: minute <= hour <= day is required");

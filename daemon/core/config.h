@@ -95,6 +95,11 @@ enum config_type {
     CONFIG_MAP,
 };
 
+/** Longest redis.prefix: keys (and their fixed-size buffers) stay short. */
+#define CONFIG_PREFIX_MAX 32
+/** Longest topic name (Kafka's limit). */
+#define CONFIG_TOPIC_MAX 249
+
 #define CONFIG_F_SECRET 0x1 /* never printed */
 #define CONFIG_F_NO_ENV 0x2 /* not settable from the environment */
 

@@ -145,9 +145,12 @@ static const struct config_entry config_entries[] = {
     /* limits */
     { "limits.max_props", CONFIG_INT, OFF(limits.max_props), "16", 0, 64, NULL,
       "Most `props` per event; more is a `bad_type` rejection.", 0 },
-    { "limits.dedup_ids", CONFIG_INT, OFF(limits.dedup_ids), "2000000", 1000, 100000000, NULL,
-      "Most remembered event ids per instance for de-duplication (about 32 bytes each); the "
-      "oldest are forgotten first.",
+    { "limits.dedup_ids", CONFIG_INT, OFF(limits.dedup_ids), "150000", 1000, 10000000, NULL,
+      "Most remembered event ids per partition for de-duplication (24 bytes each, in a table of "
+      "at most 4/3 that many slots rounded up to a power of two: about 6 MB per partition at the "
+      "default). Beyond it the oldest slices of `events.dedup_window` are forgotten first, so a "
+      "partition faster than this many events per window is de-duplicated over a shorter span. "
+      "Per partition so that a restart with a different assignment decides exactly as before.",
       0 },
 };
 

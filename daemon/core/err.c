@@ -27,6 +27,7 @@ static const struct {
     { JD_ERR_NOT_FOUND, "not_found", "not found" },
     { JD_ERR_UNSUPPORTED, "unsupported", "not supported" },
     { JD_ERR_TIMEOUT, "timeout", "timed out" },
+    { JD_ERR_CORRUPT, "corrupt", "stored data is not what journeyd wrote" },
     { JD_ERR_EV_EMPTY, "empty", "empty message" },
     { JD_ERR_EV_TOO_LARGE, "too_large", "message too large" },
     { JD_ERR_EV_JSON_SYNTAX, "json_syntax", "malformed JSON" },

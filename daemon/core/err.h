@@ -34,6 +34,7 @@ enum jd_err {
     JD_ERR_NOT_FOUND = -11,   /**< requested object does not exist */
     JD_ERR_UNSUPPORTED = -12, /**< valid but not implemented here */
     JD_ERR_TIMEOUT = -13,     /**< an operation did not finish in time */
+    JD_ERR_CORRUPT = -14,     /**< stored data is not what journeyd wrote (nothing was changed) */
 
     /* Event rejections: each is a DLQ reason (events.md, "Bad input"). */
     JD_ERR_EV_EMPTY = -100,          /**< empty or null message value */

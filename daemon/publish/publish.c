@@ -14,6 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* longest publish_dlq() waits for room in a full producer queue */
+#define PUBLISH_QUEUE_WAIT_MS 5000
+
 struct publish {
     rd_kafka_t *rk;
     char *dlq_topic;
@@ -115,15 +118,16 @@ enum jd_err publish_dlq(struct publish *p, const rd_kafka_message_t *src, enum j
     rd_kafka_header_add(hdrs, "journeyd.source.partition", -1, part, -1);
     rd_kafka_header_add(hdrs, "journeyd.source.offset", -1, off, -1);
 
-    for (;;) {
+    /* backpressure, bounded: a DLQ that stays full fails the batch, which is re-read later */
+    for (int waited = 0;; waited += 100) {
         rd_kafka_resp_err_t e = rd_kafka_producev(
             p->rk, RD_KAFKA_V_TOPIC(p->dlq_topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
             RD_KAFKA_V_KEY(src->key, src->key_len), RD_KAFKA_V_VALUE(src->payload, src->len),
             RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
         if (!e)
             return JD_OK; /* the producer owns hdrs now */
-        if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-            rd_kafka_poll(p->rk, 100); /* backpressure: wait for acknowledgements */
+        if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL && waited < PUBLISH_QUEUE_WAIT_MS) {
+            rd_kafka_poll(p->rk, 100); /* wait for acknowledgements */
             continue;
         }
         rd_kafka_headers_destroy(hdrs);

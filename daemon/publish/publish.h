@@ -28,6 +28,8 @@ void publish_destroy(struct publish *p);
 
 /**
  * @brief Queue \p src for the DLQ topic with its reason. Copies everything.
+ *        While the producer queue is full, waits for room (up to 5 s).
+ * @returns JD_OK, or JD_ERR_KAFKA (queue still full, or rejected).
  */
 enum jd_err publish_dlq(struct publish *p, const rd_kafka_message_t *src, enum jd_err reason,
                         const char *detail, char *errstr, size_t errstr_size);

@@ -1,20 +1,24 @@
 -- flush.lua: apply one batch atomically (journeyd, store.c builds the arguments).
 --
 -- Redis never rolls a script back, so everything is validated before the
--- first write: the argument layout, then for every partition of the batch
--- that this instance still owns it (owner and epoch) and that the batch
--- starts exactly at the stored offset. Only then are the window records,
--- seen event ids, series index, GC registrations, counters and the
--- partitions' new offsets written. Window records are opaque bytes that are
--- appended (daemon/aggregate/chunk.h): merging happens in journeyd, so this
--- script does one command per touched chunk, whatever the number of events.
+-- first write: the argument layout, that every key can take its write, that
+-- this instance still owns every partition of the batch (owner and epoch)
+-- and that the batch starts exactly at each one's stored offset. Only then
+-- are the window records, seen event ids, series index, GC registrations,
+-- counters and the partitions' new offsets written. Window records are
+-- opaque bytes that are appended (daemon/aggregate/chunk.h): merging happens
+-- in journeyd, so this script does one command per touched chunk, whatever
+-- the number of events.
 --
 -- KEYS: 1 gc zset, 2 stats hash, 3 partitions set, 4 types set
 -- ARGV: owner, nparts, {metakey epoch from to st}*,
 --       nappend, {key bytes}*   (window chunks, then seen-id slices)
 --       nidx, {key sid labels}*, ntypes, {type}*,
 --       ngc, {score member}*, nstat, {field incr}*
--- Returns "OK", or {"REFUSED", {{part_index, "FENCED"|"GAP", stored_next}...}}.
+-- Returns "OK" or {"OK", {append_index...}} (chunks past 256 KiB: compact
+-- them soon), {"REFUSED", {{part_index, "FENCED"|"GAP", stored_next}...}}, or
+-- a "JDBADKEY" error when a key holds something this script could not write
+-- (nothing is written then either).
 
 local function count(k)
     local n = tonumber(ARGV[k])
@@ -48,10 +52,61 @@ if i - 1 ~= #ARGV then
     error('JDBADARGS: layout covers ' .. (i - 1) .. ' of ' .. #ARGV .. ' arguments')
 end
 
--- 2. Ownership and continuity of every partition (no writes).
+-- 2. Every key is writable (no writes). Redis checks types only when a
+--    command runs, so a foreign value would fail the script halfway.
+local LIMIT = 500 * 1024 * 1024 -- under proto-max-bulk-len (512 MiB)
+local function bad(key, why)
+    return redis.error_reply('JDBADKEY ' .. key .. ': ' .. why)
+end
+local function writable(cmd, key)
+    local r = redis.pcall(cmd, key)
+    if type(r) == 'table' and r.err then
+        return false
+    end
+    return true
+end
+for q = 0, nappend - 1 do
+    local key = ARGV[append_at + 2 * q]
+    local len = redis.pcall('STRLEN', key)
+    if type(len) ~= 'number' then
+        return bad(key, 'holds a ' .. redis.call('TYPE', key).ok .. ', not a string')
+    end
+    if len + #ARGV[append_at + 2 * q + 1] > LIMIT then
+        return bad(key, 'would exceed ' .. LIMIT .. ' bytes')
+    end
+end
+for q = 0, nidx - 1 do
+    if not writable('HLEN', ARGV[idx_at + q * 3]) then
+        return bad(ARGV[idx_at + q * 3], 'is not a hash')
+    end
+end
+local shapes = { { 'ZCARD', 'sorted set' }, { 'HLEN', 'hash' }, { 'SCARD', 'set' },
+                 { 'SCARD', 'set' } }
+for k = 1, 4 do
+    if not writable(shapes[k][1], KEYS[k]) then
+        return bad(KEYS[k], 'is not a ' .. shapes[k][2])
+    end
+end
+if nstat > 0 then
+    local fields = {}
+    for q = 0, nstat - 1 do
+        fields[q + 1] = ARGV[stat_at + 2 * q]
+    end
+    local vals = redis.call('HMGET', KEYS[2], unpack(fields))
+    for q = 1, nstat do
+        if vals[q] and not string.match(vals[q], '^%-?%d+$') then
+            return bad(KEYS[2], 'field ' .. fields[q] .. ' is not an integer')
+        end
+    end
+end
+
+-- 3. Ownership and continuity of every partition (no writes).
 local refused = {}
 for p = 0, nparts - 1 do
     local b = parts_at + p * 5
+    if not writable('HLEN', ARGV[b]) then
+        return bad(ARGV[b], 'is not a hash')
+    end
     local meta = redis.call('HMGET', ARGV[b], 'owner', 'epoch', 'next')
     if meta[1] ~= owner or meta[2] ~= ARGV[b + 1] then
         refused[#refused + 1] = { p, 'FENCED', meta[3] or '' }
@@ -63,9 +118,12 @@ if #refused > 0 then
     return { 'REFUSED', refused }
 end
 
--- 3. Writes.
+-- 4. Writes.
+local big = {}
 for q = 0, nappend - 1 do
-    redis.call('APPEND', ARGV[append_at + 2 * q], ARGV[append_at + 2 * q + 1])
+    if redis.call('APPEND', ARGV[append_at + 2 * q], ARGV[append_at + 2 * q + 1]) > 262144 then
+        big[#big + 1] = q
+    end
 end
 for q = 0, nidx - 1 do
     local o = idx_at + q * 3
@@ -82,7 +140,13 @@ for q = 0, nstat - 1 do
 end
 for p = 0, nparts - 1 do
     local b = parts_at + p * 5
-    redis.call('HSET', ARGV[b], 'next', ARGV[b + 3], 'st', ARGV[b + 4])
+    redis.call('HSET', ARGV[b], 'next', ARGV[b + 3])
+    if ARGV[b + 4] ~= '' then
+        redis.call('HSET', ARGV[b], 'st', ARGV[b + 4])
+    end
     redis.call('SADD', KEYS[3], ARGV[b])
+end
+if #big > 0 then
+    return { 'OK', big }
 end
 return 'OK'

@@ -12,6 +12,7 @@
 #include "store/store_int.h"
 
 #include "aggregate/chunk.h"
+#include "core/config.h"
 #include "core/hash.h"
 #include "store_lua.h"
 
@@ -20,6 +21,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* config_validate() holds names to what the key buffers have room for */
+_Static_assert(CONFIG_PREFIX_MAX <= STORE_PREFIX_MAX && CONFIG_TOPIC_MAX <= STORE_TOPIC_MAX,
+               "config limits exceed the store's key buffers");
 
 /* ------------------------------------------------------------------ keys */
 
@@ -57,7 +62,7 @@ size_t store_key_chunk(const struct store *s, char *buf, size_t size, struct jd_
                        uint64_t sid, enum window_res r, int64_t bucket)
 {
     /* written by hand: this runs for every chunk of every flush */
-    char tmp[400];
+    char tmp[STORE_KEY_MAX];
     size_t n = s->chunk_prefix_len;
     if (type.n > 128)
         type.n = 128;
@@ -134,8 +139,15 @@ void store_memo_put(struct store *s, uint64_t h, int64_t until)
 void store_count_append(struct store *s, const char *key, size_t kl, uint64_t h)
 {
     struct store_memo *m = store_memo_slot(s->appends, &s->appends_n, hash_mix64(h), true);
-    if (++m->until % STORE_COMPACT_AFTER == 0 && s->npending < STORE_PENDING_MAX &&
-        kl < sizeof(s->pending[0])) {
+    if (++m->until % STORE_COMPACT_AFTER == 0)
+        store_queue_compact(s, key, kl, h);
+}
+
+void store_queue_compact(struct store *s, const char *key, size_t kl, uint64_t h)
+{
+    struct store_memo *m = store_memo_slot(s->appends, &s->appends_n, hash_mix64(h), true);
+    m->until = 0; /* the count restarts from the compacted chunk */
+    if (s->npending < STORE_PENDING_MAX && kl < sizeof(s->pending[0])) {
         memcpy(s->pending[s->npending], key, kl);
         s->pending[s->npending++][kl] = '\0';
     }
@@ -203,6 +215,12 @@ struct store *store_new(const struct store_opts *opts, char *errstr, size_t errs
     struct store *s = calloc(1, sizeof(*s));
     if (!s) {
         jd_errf(JD_ERR_NOMEM, errstr, errstr_size, "out of memory");
+        return NULL;
+    }
+    if (!*opts->prefix || strlen(opts->prefix) > STORE_PREFIX_MAX) {
+        free(s);
+        jd_errf(JD_ERR_CONFIG, errstr, errstr_size, "key prefix must be 1 to %d bytes",
+                STORE_PREFIX_MAX);
         return NULL;
     }
     if (store_addr_parse(opts->url, &s->addr, errstr, errstr_size) != JD_OK) {
@@ -376,6 +394,7 @@ enum jd_err store_connect(struct store *s, char *errstr, size_t errstr_size)
     }
     if ((err = store_load_script(s, store_lua_flush, s->sha_flush, errstr, errstr_size)) ||
         (err = store_load_script(s, store_lua_claim, s->sha_claim, errstr, errstr_size)) ||
+        (err = store_load_script(s, store_lua_pin, s->sha_pin, errstr, errstr_size)) ||
         (err = store_load_script(s, store_lua_gc, s->sha_gc, errstr, errstr_size)) ||
         (err = store_load_script(s, store_lua_compact, s->sha_compact, errstr, errstr_size)))
         return err;
@@ -431,7 +450,7 @@ bool store_parse_i64(const char *p, size_t n, int64_t *out)
 enum jd_err store_claim(struct store *s, const char *topic, int32_t partition, const char *owner,
                         struct store_claim *out, char *errstr, size_t errstr_size)
 {
-    char meta[320], parts[128];
+    char meta[STORE_KEY_MAX], parts[128];
     const char *argv[6];
     size_t lens[6];
 
@@ -467,11 +486,54 @@ enum jd_err store_claim(struct store *s, const char *topic, int32_t partition, c
     return err;
 }
 
+enum jd_err store_pin(struct store *s, const char *topic, int32_t partition, const char *owner,
+                      int64_t epoch, int64_t *offset, char *errstr, size_t errstr_size)
+{
+    char meta[STORE_KEY_MAX], ep[24], off[24];
+    const char *argv[7];
+    size_t lens[7];
+
+    if (!s->ctx || s->in_flight)
+        return jd_errf(s->ctx ? JD_ERR_INVALID : JD_ERR_REDIS, errstr, errstr_size,
+                       s->ctx ? "a flush is in flight" : "not connected");
+    store_key_part(s, meta, sizeof(meta), topic, partition);
+    argv[2] = "1";
+    argv[3] = meta;
+    argv[4] = owner;
+    argv[5] = ep;
+    argv[6] = off;
+    lens[0] = 7;
+    lens[1] = 40;
+    lens[2] = 1;
+    lens[3] = strlen(meta);
+    lens[4] = strlen(owner);
+    lens[5] = store_fmt_i64(ep, epoch);
+    lens[6] = store_fmt_i64(off, *offset);
+    redisReply *r = store_evalsha(s, s->sha_pin, store_lua_pin, 7, argv, lens);
+    if (!r)
+        return store_io_error(s, errstr, errstr_size, "pin");
+    enum jd_err err = JD_OK;
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 1 &&
+        r->element[0]->type == REDIS_REPLY_STRING && !strcmp(r->element[0]->str, "FENCED")) {
+        err = jd_errf(JD_ERR_FENCED, errstr, errstr_size, "%s is owned by another instance", meta);
+    } else if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+               r->element[1]->type == REDIS_REPLY_STRING &&
+               store_parse_i64(r->element[1]->str, r->element[1]->len, offset)) {
+        /* pinned (or pinned before) */
+    } else {
+        err = jd_errf(JD_ERR_REDIS, errstr, errstr_size, "pin %s: %s", meta,
+                      r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+        store_disconnect(s);
+    }
+    freeReplyObject(r);
+    return err;
+}
+
 enum jd_err store_load_seen(struct store *s, const char *topic, int32_t partition,
                             int64_t from_slice, int64_t to_slice, store_seen_cb *cb, void *opaque,
                             char *errstr, size_t errstr_size)
 {
-    char key[320];
+    char key[STORE_KEY_MAX];
     if (!s->ctx || s->in_flight)
         return jd_errf(s->ctx ? JD_ERR_INVALID : JD_ERR_REDIS, errstr, errstr_size,
                        s->ctx ? "a flush is in flight" : "not connected");

@@ -10,7 +10,8 @@
  *                                         distinct-user sketches; aggregate/chunk.h)
  *   {P}:s:TYPE                      hash  series id -> canonical labels
  *   {P}:types                       set   event types seen
- *   {P}:p:TOPIC:PARTITION           hash  owner, epoch, next (offset), st (stream time)
+ *   {P}:p:TOPIC:PARTITION           hash  owner, epoch, next (offset), st (stream time;
+ *                                         absent until the partition applied an event)
  *   {P}:parts                       set   the partition hashes
  *   {P}:seen:TOPIC:PARTITION:SLICE  string 16-byte fingerprints of applied event ids
  *   {P}:gc                          zset  key -> event time after which it may go
@@ -30,6 +31,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/** Longest key prefix and topic name the store accepts. */
+#define STORE_PREFIX_MAX 32
+#define STORE_TOPIC_MAX  249
+/** Room for any key: `{P}:seen:TOPIC:PARTITION:SLICE` is the longest (321 bytes). */
+#define STORE_KEY_MAX 400
 
 /** Where Redis is, parsed from redis.url. */
 struct store_addr {
@@ -116,6 +123,15 @@ struct store_claim {
 enum jd_err store_claim(struct store *s, const char *topic, int32_t partition, const char *owner,
                         struct store_claim *out, char *errstr, size_t errstr_size);
 
+/**
+ * @brief Record \p *offset as where \p topic / \p partition starts, unless
+ *        an offset is stored already (then *offset is set to it). Only the
+ *        claimant of \p epoch may pin.
+ * @returns JD_OK, JD_ERR_FENCED (claimed by someone else since), JD_ERR_REDIS.
+ */
+enum jd_err store_pin(struct store *s, const char *topic, int32_t partition, const char *owner,
+                      int64_t epoch, int64_t *offset, char *errstr, size_t errstr_size);
+
 /** Called by store_load_seen() once per stored slice. */
 typedef void(store_seen_cb)(void *opaque, int64_t slice, const void *blob, size_t len);
 
@@ -134,7 +150,7 @@ struct store_part {
     int32_t partition;
     int64_t epoch;
     int64_t from, to;
-    int64_t st; /**< stream time after the batch */
+    int64_t st; /**< stream time after the batch (INT64_MIN: none yet, left unset) */
 };
 
 /** Fingerprints to append to one seen slice. */
@@ -176,8 +192,10 @@ struct store_refusal {
  * @brief Apply a batch atomically (one script, one round trip):
  *        store_flush_send() then store_flush_recv().
  * @returns JD_OK when applied; JD_ERR_GAP/JD_ERR_FENCED when refused with
- *          nothing written (details in \p refused); JD_ERR_REDIS when the
- *          outcome is unknown (connection lost: disconnect, reconnect, re-claim).
+ *          nothing written (details in \p refused); JD_ERR_CORRUPT when a key
+ *          holds something the batch cannot be written to (nothing written;
+ *          errstr names the key); JD_ERR_REDIS when the outcome is unknown
+ *          (connection lost: disconnect, reconnect, re-claim).
  */
 enum jd_err store_flush(struct store *s, const struct store_flush *f, struct store_refusal *refused,
                         size_t cap, size_t *nrefused, char *errstr, size_t errstr_size);
@@ -227,7 +245,7 @@ void store_series_free(struct store_series *list, size_t n);
 
 /** A pipelined GET: fill key; the value comes back owned by the request. */
 struct store_get {
-    char key[320];
+    char key[STORE_KEY_MAX];
     char *value; /**< out: NULL when the key does not exist; free with store_gets_free() */
     size_t len;
 };

@@ -136,7 +136,7 @@ static bool store_add_chunks(struct store *s, const struct agg_series *ser, enum
     const struct agg_delta *d = ser->deltas[r];
     const struct agg_regs *g = ser->regs[r];
     size_t n = ser->ndeltas[r], i = 0;
-    char key[320];
+    char key[STORE_KEY_MAX];
 
     while (i < n) {
         int64_t chunk = window_chunk_id(r, d[i].bucket);
@@ -185,7 +185,7 @@ static bool store_add_gc(struct store *s, const struct store_chunkref *ref, int6
     if (!store_arg_i64(a, ref->expiry))
         return false;
     /* the key bytes may move when the buffer grows: copy through a local */
-    char tmp[400];
+    char tmp[STORE_KEY_MAX];
     key = a->buf + a->off[ref->arg];
     memcpy(tmp, key, kl < sizeof(tmp) ? kl : sizeof(tmp));
     if (!store_arg(a, tmp, kl))
@@ -198,7 +198,7 @@ enum jd_err store_flush_send(struct store *s, const struct store_flush *f, char 
                              size_t errstr_size)
 {
     struct store_args *a = &s->args;
-    char key[320], gc[128], stats[128], parts[128], types[128];
+    char key[STORE_KEY_MAX], gc[128], stats[128], parts[128], types[128];
     size_t slot, nappend = 0, nidx = 0, ntypes = 0, ngc = 0;
     int64_t max_st = INT64_MIN;
     size_t nser = agg_nseries(f->agg);
@@ -236,7 +236,8 @@ enum jd_err store_flush_send(struct store *s, const struct store_flush *f, char 
         ADD(store_arg_i64(a, p->epoch));
         ADD(store_arg_i64(a, p->from));
         ADD(store_arg_i64(a, p->to));
-        ADD(store_arg_i64(a, p->st));
+        /* unknown (no valid event yet): left unset, so GC does not wait for it */
+        ADD(p->st == INT64_MIN ? store_arg(a, "", 0) : store_arg_i64(a, p->st));
         if (p->st > max_st)
             max_st = p->st;
     }
@@ -339,6 +340,14 @@ nomem:
     return jd_errf(JD_ERR_NOMEM, errstr, errstr_size, "out of memory building the flush");
 }
 
+/* A reply {"TAG", {...}} from flush.lua. */
+static bool store_reply_is(const redisReply *r, const char *tag)
+{
+    return r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+           r->element[0]->type == REDIS_REPLY_STRING && !strcmp(r->element[0]->str, tag) &&
+           r->element[1]->type == REDIS_REPLY_ARRAY;
+}
+
 bool store_flush_in_flight(const struct store *s)
 {
     return s->in_flight;
@@ -365,8 +374,18 @@ enum jd_err store_flush_recv(struct store *s, struct store_refusal *refused, siz
     enum jd_err err = JD_OK;
     if (r->type == REDIS_REPLY_STATUS || (r->type == REDIS_REPLY_STRING && !strcmp(r->str, "OK"))) {
         /* applied */
-    } else if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
-               r->element[1]->type == REDIS_REPLY_ARRAY) {
+    } else if (store_reply_is(r, "OK")) {
+        /* applied; these chunks grew large: compact them before their next appends */
+        const redisReply *list = r->element[1];
+        for (size_t i = 0; i < list->elements; i++) {
+            long long q = list->element[i]->integer;
+            if (list->element[i]->type == REDIS_REPLY_INTEGER && q >= 0 && (size_t)q < s->nrefs) {
+                size_t arg = s->refs[q].arg;
+                store_queue_compact(s, s->args.buf + s->args.off[arg], s->args.alen[arg],
+                                    s->refs[q].hash);
+            }
+        }
+    } else if (store_reply_is(r, "REFUSED")) {
         const redisReply *list = r->element[1];
         err = JD_ERR_GAP;
         for (size_t i = 0; i < list->elements; i++) {
@@ -387,6 +406,11 @@ enum jd_err store_flush_recv(struct store *s, struct store_refusal *refused, siz
         }
         store_forget(s);
         jd_errf(err, errstr, errstr_size, "flush refused for %zu partition(s)", *nrefused);
+    } else if (r->type == REDIS_REPLY_ERROR && strstr(r->str, "JDBADKEY")) {
+        /* refused before any write: the connection is fine, the data is not */
+        err = jd_errf(JD_ERR_CORRUPT, errstr, errstr_size, "flush refused: %s",
+                      strstr(r->str, "JDBADKEY"));
+        store_forget(s);
     } else {
         /* a script error after writes may have begun: treat as unknown */
         err = jd_errf(JD_ERR_REDIS, errstr, errstr_size, "flush: %s",

@@ -17,7 +17,7 @@ struct store_memo {
     int64_t until;
 };
 
-#define STORE_MEMO_CAP (1u << 16)
+#define STORE_MEMO_CAP (1u << 17)
 
 /* Reusable argument vector: bytes in one buffer, arguments as offsets. */
 struct store_args {
@@ -36,7 +36,7 @@ struct store {
     int64_t connect_timeout_ms, command_timeout_ms;
     struct window_retention retention;
     redisContext *ctx;
-    char sha_flush[41], sha_claim[41], sha_gc[41], sha_compact[41];
+    char sha_flush[41], sha_claim[41], sha_pin[41], sha_gc[41], sha_compact[41];
     char maxmemory_policy[32];
     uint64_t round_trips;
     struct store_args args;
@@ -45,7 +45,7 @@ struct store {
     /* compaction: appends per chunk since this instance last compacted it */
     struct store_memo *appends; /* until = append count */
     size_t appends_n;
-    char (*pending)[320]; /* chunks due for compaction */
+    char (*pending)[STORE_KEY_MAX]; /* chunks due for compaction */
     size_t npending;
     /* the chunks of the flush being built: key argument, expiry, key hash */
     struct store_chunkref *refs;
@@ -104,6 +104,9 @@ void store_forget(struct store *s);
 
 /** Count an append to a chunk; queues it for compaction every STORE_COMPACT_AFTER. */
 void store_count_append(struct store *s, const char *key, size_t kl, uint64_t h);
+
+/** Queue a chunk for compaction now (it grew large); \p h is its key hash. */
+void store_queue_compact(struct store *s, const char *key, size_t kl, uint64_t h);
 
 /** Report a lost connection (and drop it). @returns JD_ERR_REDIS. */
 enum jd_err store_io_error(struct store *s, char *errstr, size_t errstr_size, const char *what);

@@ -36,7 +36,7 @@ static enum jd_err store_read_fail(struct store *s, char *errstr, size_t errstr_
 enum jd_err store_list_series(struct store *s, const char *type, struct store_series **out,
                               size_t *n, char *errstr, size_t errstr_size)
 {
-    char key[320];
+    char key[STORE_KEY_MAX];
     redisContext *ctx = store_ctx(s);
     *out = NULL;
     *n = 0;

@@ -327,7 +327,7 @@ static char (*snapshot(struct store *s))[QTEXT]
 /* ------------------------------------------------------------ raw chunks */
 
 struct chunk_copy {
-    char key[320];
+    char key[STORE_KEY_MAX];
     uint8_t *p; /* NULL: the key does not exist */
     size_t len;
 };

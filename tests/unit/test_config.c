@@ -201,7 +201,7 @@ static void test_defaults(void **state)
     assert_int_equal(cfg->batch.max_events, 50000);
     assert_int_equal(cfg->batch.max_wait_ms, 100);
     assert_int_equal(cfg->limits.max_props, 16);
-    assert_int_equal(cfg->limits.dedup_ids, 2000000);
+    assert_int_equal(cfg->limits.dedup_ids, 150000);
 
     /* the defaults pass the cross-checks */
     assert_int_equal(config_validate(cfg, err, sizeof(err)), JD_OK);
@@ -1081,13 +1081,19 @@ static const struct validate_case validate_cases[] = {
       "kafka.topics: events, alerts and dlq must be three topics" },
     { { "kafka.topics.alerts=journey.events.dlq" },
       "kafka.topics: events, alerts and dlq must be three topics" },
-    { { "redis.prefix=" }, "redis.prefix: must be non-empty, without braces" },
-    { { "redis.prefix=a:b" }, "redis.prefix: must be non-empty, without braces" },
-    { { "redis.prefix={jd}" }, "redis.prefix: must be non-empty, without braces" },
-    { { "redis.prefix=j d" }, "redis.prefix: must be non-empty, without braces" },
-    { { "redis.prefix=jd*" }, "redis.prefix: must be non-empty, without braces" },
-    { { "redis.prefix=jd?" }, "redis.prefix: must be non-empty, without braces" },
-    { { "redis.prefix=j[d]" }, "redis.prefix: must be non-empty, without braces" },
+    { { "redis.prefix=" }, "redis.prefix: must be 1 to 32 characters, without braces" },
+    { { "redis.prefix=a:b" }, "redis.prefix: must be 1 to 32 characters, without braces" },
+    { { "redis.prefix={jd}" }, "redis.prefix: must be 1 to 32 characters, without braces" },
+    { { "redis.prefix=j d" }, "redis.prefix: must be 1 to 32 characters, without braces" },
+    { { "redis.prefix=jd*" }, "redis.prefix: must be 1 to 32 characters, without braces" },
+    { { "redis.prefix=jd?" }, "redis.prefix: must be 1 to 32 characters, without braces" },
+    { { "redis.prefix=j[d]" }, "redis.prefix: must be 1 to 32 characters, without braces" },
+    { { "redis.prefix=abcdefghijklmnopqrstuvwxyz0123456" },
+      "redis.prefix: must be 1 to 32 characters, without braces" },
+    { { "kafka.topics.events=journey events" },
+      "kafka.topics: 'journey events' is not a Kafka topic" },
+    { { "kafka.topics.dlq=dlq/x" }, "kafka.topics: 'dlq/x' is not a Kafka topic" },
+    { { "kafka.topics.alerts=.." }, "kafka.topics: '..' is not a Kafka topic" },
     { { "windows.retention.minute=200d" }, "windows.retention: minute <= hour <= day is required" },
     { { "windows.retention.hour=900d" }, "windows.retention: minute <= hour <= day is required" },
     { { "attribution.position_based.first_weight=0.6",
@@ -1140,7 +1146,9 @@ static void test_validate_accepts(void **state)
         { "attribution.conversion_types", "conversion,lead" },
         { "attribution.models", "" },
         { "redis.prefix", "jd-prod_2.x" },
+        { "redis.prefix", "abcdefghijklmnopqrstuvwxyz012345" }, /* 32: the longest */
         { "kafka.topics.alerts", "journey.alerts.v2" },
+        { "kafka.topics.dlq", "Journey_Events-DLQ.v1" },
         { "events.type_map", "Order Completed=conversion" },
     };
     struct config *cfg = new_config();

@@ -2,7 +2,7 @@
  * test_dedup.c — unit tests for aggregate/dedup: the per-partition set of
  * recently seen event-id fingerprints.
  *
- * Covers fingerprints and their serialisation, dedup_check_insert() with
+ * Covers fingerprints and their serialisation, seen() with
  * min_slice/slice, expiry by slice, dedup_load(), growth and rebuilds,
  * eviction at max_ids, and two properties against a naive model: the live
  * decisions, and restart determinism (persist each slice's new fingerprints
@@ -36,6 +36,26 @@ static struct dedup_fp fp_of(uint64_t id)
     char buf[32];
     int n = snprintf(buf, sizeof(buf), "evt-%llu", (unsigned long long)id);
     return dedup_fingerprint((struct jd_str){ buf, (size_t)n });
+}
+
+/*
+ * Out-of-memory injection: the test binary links with --wrap=calloc, so the
+ * set's own allocations come here.
+ */
+static bool calloc_fails;
+void *__real_calloc(size_t n, size_t size);
+void *__wrap_calloc(size_t n, size_t size);
+void *__wrap_calloc(size_t n, size_t size)
+{
+    return calloc_fails ? NULL : __real_calloc(n, size);
+}
+
+/* dedup_check_insert() as a predicate: true for a duplicate (memory never runs out here). */
+static bool seen(struct dedup *d, struct dedup_fp fp, int64_t min_slice, int64_t slice)
+{
+    enum dedup_verdict v = dedup_check_insert(d, fp, min_slice, slice);
+    assert_int_not_equal(v, DEDUP_FULL);
+    return v == DEDUP_SEEN;
 }
 
 static struct dedup *new_set(size_t max_ids)
@@ -101,17 +121,17 @@ static void test_check_insert(void **state)
     (void)state;
 
     assert_int_equal(dedup_count(d), 0);
-    assert_false(dedup_check_insert(d, x, INT64_MIN, 5)); /* new: recorded in slice 5 */
-    assert_true(dedup_check_insert(d, x, INT64_MIN, 5));  /* seen */
-    assert_true(dedup_check_insert(d, x, 5, 6));          /* slice 5 >= min_slice 5 */
-    assert_false(dedup_check_insert(d, y, 5, 6));
+    assert_false(seen(d, x, INT64_MIN, 5)); /* new: recorded in slice 5 */
+    assert_true(seen(d, x, INT64_MIN, 5));  /* seen */
+    assert_true(seen(d, x, 5, 6));          /* slice 5 >= min_slice 5 */
+    assert_false(seen(d, y, 5, 6));
     assert_int_equal(dedup_count(d), 2);
 
     /* min_slice passes slice 5: x counts as new again and moves to slice 7 */
-    assert_false(dedup_check_insert(d, x, 6, 7));
-    assert_true(dedup_check_insert(d, x, 7, 8));
-    assert_true(dedup_check_insert(d, y, 6, 8)); /* y was recorded in 6 */
-    assert_false(dedup_check_insert(d, y, 7, 8));
+    assert_false(seen(d, x, 6, 7));
+    assert_true(seen(d, x, 7, 8));
+    assert_true(seen(d, y, 6, 8)); /* y was recorded in 6 */
+    assert_false(seen(d, y, 7, 8));
     assert_int_equal(dedup_count(d), 2);
     assert_int_equal(dedup_evicted(d), 0);
     dedup_destroy(d);
@@ -124,14 +144,14 @@ static void test_count_expiry(void **state)
     struct dedup *d = new_set(10000);
     (void)state;
     for (uint64_t i = 0; i < 100; i++)
-        assert_false(dedup_check_insert(d, fp_of(i), INT64_MIN, (int64_t)(i / 10)));
+        assert_false(seen(d, fp_of(i), INT64_MIN, (int64_t)(i / 10)));
     assert_int_equal(dedup_count(d), 100);
-    assert_false(dedup_check_insert(d, fp_of(1000), 5, 10));
+    assert_false(seen(d, fp_of(1000), 5, 10));
     assert_int_equal(dedup_count(d), 50 + 1);
     /* expired ids are new again, fresh ones still duplicates */
-    assert_false(dedup_check_insert(d, fp_of(3), 5, 10)); /* slice 0 */
-    assert_true(dedup_check_insert(d, fp_of(55), 5, 10)); /* slice 5 */
-    assert_true(dedup_check_insert(d, fp_of(99), 5, 10)); /* slice 9 */
+    assert_false(seen(d, fp_of(3), 5, 10)); /* slice 0 */
+    assert_true(seen(d, fp_of(55), 5, 10)); /* slice 5 */
+    assert_true(seen(d, fp_of(99), 5, 10)); /* slice 9 */
     assert_int_equal(dedup_count(d), 52);
     dedup_destroy(d);
 }
@@ -141,15 +161,15 @@ static void test_clear(void **state)
     struct dedup *d = new_set(10000);
     (void)state;
     for (uint64_t i = 0; i < 5000; i++)
-        dedup_check_insert(d, fp_of(i), INT64_MIN, 1);
+        seen(d, fp_of(i), INT64_MIN, 1);
     assert_int_equal(dedup_count(d), 5000);
     dedup_clear(d);
     assert_int_equal(dedup_count(d), 0);
-    assert_false(dedup_check_insert(d, fp_of(7), INT64_MIN, 1));
-    assert_true(dedup_check_insert(d, fp_of(7), INT64_MIN, 1));
+    assert_false(seen(d, fp_of(7), INT64_MIN, 1));
+    assert_true(seen(d, fp_of(7), INT64_MIN, 1));
     /* the floor is forgotten too: old slices count again */
     dedup_clear(d);
-    assert_false(dedup_check_insert(d, fp_of(8), INT64_MIN, -100));
+    assert_false(seen(d, fp_of(8), INT64_MIN, -100));
     assert_int_equal(dedup_count(d), 1);
     dedup_destroy(d);
 }
@@ -165,11 +185,11 @@ static void test_load(void **state)
     blob_append(&b, fp_of(3));
     dedup_load(d, b.p, b.n, 7);
     assert_int_equal(dedup_count(d), 3);
-    assert_true(dedup_check_insert(d, fp_of(1), 7, 9));
-    assert_false(dedup_check_insert(d, fp_of(2), 8, 9)); /* slice 7 < 8: new again */
-    assert_true(dedup_check_insert(d, fp_of(2), 8, 9));
-    assert_true(dedup_check_insert(d, fp_of(3), INT64_MIN, 9));
-    assert_false(dedup_check_insert(d, fp_of(4), 7, 9));
+    assert_true(seen(d, fp_of(1), 7, 9));
+    assert_false(seen(d, fp_of(2), 8, 9)); /* slice 7 < 8: new again */
+    assert_true(seen(d, fp_of(2), 8, 9));
+    assert_true(seen(d, fp_of(3), INT64_MIN, 9));
+    assert_false(seen(d, fp_of(4), 7, 9));
     dedup_destroy(d);
 
     /* an all-zero record (a == 0) and a truncated tail are skipped */
@@ -180,8 +200,8 @@ static void test_load(void **state)
     blob_append(&b, fp_of(11));
     dedup_load(d, b.p, b.n - 5, 1);
     assert_int_equal(dedup_count(d), 1);
-    assert_true(dedup_check_insert(d, fp_of(10), 1, 1));
-    assert_false(dedup_check_insert(d, fp_of(11), 1, 1));
+    assert_true(seen(d, fp_of(10), 1, 1));
+    assert_false(seen(d, fp_of(11), 1, 1));
     dedup_load(d, NULL, 0, 1);
     dedup_destroy(d);
 
@@ -199,7 +219,7 @@ static void test_load(void **state)
             dedup_load(d, old.p, old.n, 3);
         }
         assert_int_equal(dedup_count(d), 1);
-        assert_true(dedup_check_insert(d, fp_of(20), 5, 10));
+        assert_true(seen(d, fp_of(20), 5, 10));
         free(old.p);
         free(newer.p);
         dedup_destroy(d);
@@ -207,11 +227,11 @@ static void test_load(void **state)
 
     /* loading over a live entry of an older slice updates it */
     d = new_set(10000);
-    assert_false(dedup_check_insert(d, fp_of(30), INT64_MIN, 2));
+    assert_false(seen(d, fp_of(30), INT64_MIN, 2));
     b.n = 0;
     blob_append(&b, fp_of(30));
     dedup_load(d, b.p, b.n, 6);
-    assert_true(dedup_check_insert(d, fp_of(30), 6, 7));
+    assert_true(seen(d, fp_of(30), 6, 7));
     dedup_destroy(d);
     free(b.p);
 }
@@ -223,11 +243,11 @@ static void test_growth(void **state)
     struct dedup *d = new_set(1000000);
     (void)state;
     for (uint64_t i = 0; i < n; i++)
-        if (dedup_check_insert(d, fp_of(i), 0, 0))
+        if (seen(d, fp_of(i), 0, 0))
             fail_msg("id %llu reported seen on first sight", (unsigned long long)i);
     assert_int_equal(dedup_count(d), n);
     for (uint64_t i = 0; i < n; i++)
-        if (!dedup_check_insert(d, fp_of(i), 0, 0))
+        if (!seen(d, fp_of(i), 0, 0))
             fail_msg("id %llu forgotten", (unsigned long long)i);
     assert_int_equal(dedup_evicted(d), 0);
     /* loading the same ids again adds nothing */
@@ -248,12 +268,11 @@ static void test_long_stream_no_eviction(void **state)
     for (int64_t slice = 0; slice < 20000; slice++) {
         for (uint64_t k = 0; k < 100; k++) {
             uint64_t id = (uint64_t)slice * 100 + k;
-            if (dedup_check_insert(d, fp_of(id), slice - 5, slice))
+            if (seen(d, fp_of(id), slice - 5, slice))
                 fail_msg("slice %lld: new id reported seen", (long long)slice);
         }
         /* the previous slice's ids are still duplicates */
-        if (slice > 0 &&
-            !dedup_check_insert(d, fp_of((uint64_t)(slice - 1) * 100 + 7), slice - 5, slice))
+        if (slice > 0 && !seen(d, fp_of((uint64_t)(slice - 1) * 100 + 7), slice - 5, slice))
             fail_msg("slice %lld: id of the previous slice forgotten", (long long)slice);
         if (dedup_count(d) > 600)
             fail_msg("slice %lld: %zu live entries for a 6-slice window", (long long)slice,
@@ -272,9 +291,9 @@ static void test_eviction_oldest_first(void **state)
 
     for (uint64_t s = 0; s < slices; s++)
         for (uint64_t k = 0; k < per; k++)
-            assert_false(dedup_check_insert(d, fp_of(s * per + k), INT64_MIN, (int64_t)s));
+            assert_false(seen(d, fp_of(s * per + k), INT64_MIN, (int64_t)s));
     /* a lookup may itself trigger the pending rebuild: settle first */
-    assert_true(dedup_check_insert(d, fp_of(slices * per - 1), INT64_MIN, 100));
+    assert_true(seen(d, fp_of(slices * per - 1), INT64_MIN, 100));
     size_t live = dedup_count(d);
     uint64_t evicted = dedup_evicted(d);
     assert_true(evicted > 0);
@@ -285,10 +304,10 @@ static void test_eviction_oldest_first(void **state)
     uint64_t kept = live / per;
     for (uint64_t s = slices - 1; s >= slices - kept; s--)
         for (uint64_t k = 0; k < per; k++)
-            if (!dedup_check_insert(d, fp_of(s * per + k), INT64_MIN, 100))
+            if (!seen(d, fp_of(s * per + k), INT64_MIN, 100))
                 fail_msg("id %llu of slice %llu forgotten though newer than the evicted",
                          (unsigned long long)(s * per + k), (unsigned long long)s);
-    assert_false(dedup_check_insert(d, fp_of((slices - kept - 1) * per), INT64_MIN, 100));
+    assert_false(seen(d, fp_of((slices - kept - 1) * per), INT64_MIN, 100));
     dedup_destroy(d);
 }
 
@@ -305,7 +324,7 @@ static void test_max_ids_is_a_bound(void **state)
     (void)state;
     for (uint64_t s = 0; s < 30; s++) {
         for (uint64_t k = 0; k < 100; k++)
-            dedup_check_insert(d, fp_of(s * 100 + k), INT64_MIN, (int64_t)s);
+            seen(d, fp_of(s * 100 + k), INT64_MIN, (int64_t)s);
         if (dedup_count(d) > most)
             most = dedup_count(d);
     }
@@ -386,7 +405,7 @@ static void test_matches_model(void **state)
         int64_t nst = st == INT64_MIN || ev[i].ts > st ? ev[i].ts : st;
         int64_t slice = slice_of(nst);
         bool want = model_check_insert(&m, ev[i].id, min_slice, slice);
-        bool got = dedup_check_insert(d, fp_of(ev[i].id), min_slice, slice);
+        bool got = seen(d, fp_of(ev[i].id), min_slice, slice);
         if (got != want)
             fail_msg("event %zu (id %llu, slice %lld, min %lld): dup %d, model %d", i,
                      (unsigned long long)ev[i].id, (long long)slice, (long long)min_slice, got,
@@ -434,9 +453,9 @@ static void run_restart(size_t n, size_t pool, size_t cut, bool newest_first, ui
         int64_t nst = st == INT64_MIN || ev[i].ts > st ? ev[i].ts : st;
         int64_t slice = slice_of(nst);
         struct dedup_fp fp = fp_of(ev[i].id);
-        bool a = dedup_check_insert(live, fp, min_slice, slice);
+        bool a = seen(live, fp, min_slice, slice);
         if (restarted) {
-            bool b = dedup_check_insert(restarted, fp, min_slice, slice);
+            bool b = seen(restarted, fp, min_slice, slice);
             if (a != b)
                 fail_msg("seed %llu cut %zu: event %zu (id %llu): live %d, restarted %d",
                          (unsigned long long)seed, cut, i, (unsigned long long)ev[i].id, a, b);
@@ -472,6 +491,43 @@ static void test_restart_determinism(void **state)
     run_restart(5000, 800, 4999, true, 100);
 }
 
+/*
+ * When the table cannot grow it still answers for every id it holds, says
+ * DEDUP_FULL for new ones instead of filling its last empty slot (which would
+ * make every later probe spin forever), and recovers once memory returns.
+ */
+static void test_out_of_memory(void **state)
+{
+    struct dedup *d = new_set(1000000);
+    uint64_t i, full = 0, stored = 0;
+    (void)state;
+
+    for (i = 0; i < 700; i++)
+        assert_false(seen(d, fp_of(i), INT64_MIN, 1));
+    calloc_fails = true;
+    for (; i < 3000; i++) {
+        enum dedup_verdict v = dedup_check_insert(d, fp_of(i), INT64_MIN, 1);
+        assert_int_not_equal(v, DEDUP_SEEN);
+        if (v == DEDUP_FULL)
+            full++;
+        else
+            stored++;
+    }
+    assert_true(full > 0);
+    assert_true(stored > 0 && stored < 1024 - 700);
+    for (uint64_t k = 0; k < 700 + stored; k++)
+        assert_int_equal(dedup_check_insert(d, fp_of(k), INT64_MIN, 1), DEDUP_SEEN);
+    unsigned char blob[DEDUP_FP_SIZE * 8];
+    for (int k = 0; k < 8; k++)
+        dedup_fp_write(fp_of(100000 + (uint64_t)k), blob + k * DEDUP_FP_SIZE);
+    assert_false(dedup_load(d, blob, sizeof(blob), 1));
+    calloc_fails = false;
+    assert_int_equal(dedup_check_insert(d, fp_of(2999), INT64_MIN, 1), DEDUP_NEW);
+    assert_true(dedup_load(d, blob, sizeof(blob), 1));
+    assert_true(seen(d, fp_of(100007), INT64_MIN, 1));
+    dedup_destroy(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -487,6 +543,7 @@ int main(void)
         cmocka_unit_test(test_max_ids_is_a_bound),
         cmocka_unit_test(test_matches_model),
         cmocka_unit_test(test_restart_determinism),
+        cmocka_unit_test(test_out_of_memory),
     };
     return cmocka_run_group_tests_name("dedup", tests, NULL, NULL);
 }
