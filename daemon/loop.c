@@ -56,7 +56,9 @@ struct loop {
     /* the assignment as the pipeline knows it (consume_assignment_gen()) */
     uint64_t assignment_version;
     uint32_t synced_gen[LOOP_MAX_PARTS];
-    int64_t fenced_since[LOOP_MAX_PARTS]; /* monotonic ms; 0: not fenced */
+    int64_t fenced_since[LOOP_MAX_PARTS];   /* monotonic ms; 0: not fenced */
+    int64_t claim_retry_at[LOOP_MAX_PARTS]; /* after a failed claim or seek */
+    int32_t claim_backoff_ms[LOOP_MAX_PARTS];
 };
 
 static void loop_backoff(struct loop *l, int64_t now)
@@ -122,10 +124,14 @@ static void loop_assignments(struct loop *l)
             continue;
         if (l->synced_gen[p])
             pipeline_revoke(l->pipe, p);
-        if (g)
-            pipeline_assign(l->pipe, p);
+        l->synced_gen[p] = 0;
+        l->fenced_since[p] = l->claim_retry_at[p] = 0;
+        l->claim_backoff_ms[p] = 0;
+        if (g && !pipeline_assign(l->pipe, p)) {
+            l->assignment_version = 0; /* out of memory: try again next turn */
+            continue;
+        }
         l->synced_gen[p] = g;
-        l->fenced_since[p] = 0;
     }
 }
 
@@ -137,20 +143,17 @@ static enum jd_err loop_claim_one(struct loop *l, int32_t part)
     enum jd_err e = pipeline_claim(l->pipe, part, &offset, l->err, sizeof(l->err));
     if (!e && offset < 0) {
         /* first owner ever: pick the start from Kafka and record it before reading */
-        how = "first claim";
+        how = "first_claim";
         e = consume_start_offset(l->cons, part, &offset, l->err, sizeof(l->err));
-        if (e)
-            pipeline_unclaim(l->pipe, part); /* retried next turn */
-        else
+        if (!e)
             e = pipeline_pin(l->pipe, part, &offset, l->err, sizeof(l->err));
     }
-    if (e)
+    if (!e)
+        e = consume_seek_resume(l->cons, part, offset, l->err, sizeof(l->err));
+    if (e) {
+        if (pipeline_part_state(l->pipe, part) == PIPELINE_ACTIVE)
+            pipeline_unclaim(l->pipe, part); /* stays paused until claimed again */
         return e;
-    if (consume_seek_resume(l->cons, part, offset, l->err, sizeof(l->err)) != JD_OK) {
-        log_warn("loop", "seek failed; will retry", "partition=%d error=%s", (int)part,
-                 log_q(l->err));
-        pipeline_unclaim(l->pipe, part); /* stays paused; re-claimed next turn */
-        return JD_OK;
     }
     log_info("loop", "partition claimed", "partition=%d resume_offset=%lld from=%s", (int)part,
              (long long)offset, how);
@@ -177,7 +180,7 @@ static void loop_claim(struct loop *l)
                      "taking it back",
                      "partition=%d fenced_for_ms=%lld", (int)part,
                      (long long)(now - l->fenced_since[part]));
-        } else if (st != PIPELINE_UNCLAIMED) {
+        } else if (st != PIPELINE_UNCLAIMED || now < l->claim_retry_at[part]) {
             continue;
         }
         l->fenced_since[part] = 0;
@@ -191,8 +194,15 @@ static void loop_claim(struct loop *l)
             log_warn("loop", "partition claimed by another instance meanwhile", "partition=%d",
                      (int)part);
         } else if (e) {
-            log_error("loop", "cannot claim partition", "partition=%d error=%s", (int)part,
-                      log_q(l->err));
+            /* per partition, 1 s doubling to 30 s: one bad partition must not stall the rest */
+            int32_t *b = &l->claim_backoff_ms[part];
+            *b = *b ? JD_MIN(*b * 2, 30000) : 1000;
+            l->claim_retry_at[part] = now + *b;
+            log_error("loop", "cannot claim partition", "partition=%d error=%s retry_ms=%d",
+                      (int)part, log_q(l->err), (int)*b);
+        } else {
+            l->claim_backoff_ms[part] = 0;
+            l->claim_retry_at[part] = 0;
         }
     }
 }

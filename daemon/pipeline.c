@@ -215,26 +215,27 @@ static struct pipeline_part *pipeline_part(const struct pipeline *p, int32_t par
     return &p->parts[partition];
 }
 
-void pipeline_assign(struct pipeline *p, int32_t partition)
+bool pipeline_assign(struct pipeline *p, int32_t partition)
 {
     if (partition < 0)
-        return;
+        return false;
     if ((size_t)partition >= p->nparts) {
         size_t n = (size_t)partition + 1;
         struct pipeline_part *np = realloc(p->parts, n * sizeof(*np));
         if (!np)
-            return; /* stays untracked: its messages are skipped, never miscounted */
+            return false; /* stays untracked: its messages are skipped, never miscounted */
         memset(np + p->nparts, 0, (n - p->nparts) * sizeof(*np));
         p->parts = np;
         p->nparts = n;
     }
     if (!pipeline_batch_grow(&p->batches[0], p->nparts) ||
         !pipeline_batch_grow(&p->batches[1], p->nparts))
-        return;
+        return false;
     struct pipeline_part *pp = &p->parts[partition];
     pipeline_batch_leave(p, partition);
     pp->tracked = true;
     pp->state = PIPELINE_UNCLAIMED;
+    return true;
 }
 
 void pipeline_revoke(struct pipeline *p, int32_t partition)
@@ -488,9 +489,14 @@ static void pipeline_fail(struct pipeline *p, struct pipeline_batch *b,
         struct pipeline_part *pp = pipeline_part(p, b->parts[i]);
         if (!pp)
             continue;
+        /*
+         * Fenced only if still held under the batch's claim: a partition
+         * revoked and assigned again meanwhile is simply claimed afresh.
+         */
+        bool same_claim = pp->state == PIPELINE_ACTIVE && pp->epoch == b->sparts[i].epoch;
         pp->state = PIPELINE_UNCLAIMED;
         for (size_t k = 0; k < nrefused; k++)
-            if (refused[k].part == i && refused[k].why == JD_ERR_FENCED)
+            if (refused[k].part == i && refused[k].why == JD_ERR_FENCED && same_claim)
                 pp->state = PIPELINE_FENCED;
         if (pp->seen)
             dedup_clear(pp->seen);

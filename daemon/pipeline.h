@@ -67,8 +67,9 @@ void pipeline_destroy(struct pipeline *p);
  * @brief Kafka assigned \p partition to us: track it as unclaimed. If the
  *        batch being built holds any of it, that whole batch is abandoned
  *        (its partitions are re-claimed): one aggregate mixes them all.
+ * @returns false when out of memory (the partition stays untracked).
  */
-void pipeline_assign(struct pipeline *p, int32_t partition);
+bool pipeline_assign(struct pipeline *p, int32_t partition);
 
 /** Kafka took \p partition away: forget it (abandoning the batch being built, as above). */
 void pipeline_revoke(struct pipeline *p, int32_t partition);

@@ -111,15 +111,14 @@ static void dedup_rebuild(struct dedup *d)
     while (live * 2 > cap && cap < d->max_cap)
         cap <<= 1;
     /* over the table's load limit or over max_ids: forget whole slices, oldest first */
+    size_t before = live;
     while (live * 4 > cap * 3 || live >= d->max_ids) {
         /* full at max_cap: forget the oldest remaining slice */
         int64_t oldest = INT64_MAX;
         for (size_t i = 0; i < d->cap; i++)
             if (d->tab[i].a && d->tab[i].slice >= floor && d->tab[i].slice < oldest)
                 oldest = d->tab[i].slice;
-        size_t left = dedup_live(d, oldest + 1);
-        d->evicted += live - left;
-        live = left;
+        live = dedup_live(d, oldest + 1);
         floor = oldest + 1;
     }
     struct dedup_entry *tab = calloc(cap, sizeof(*tab));
@@ -132,6 +131,7 @@ static void dedup_rebuild(struct dedup *d)
     d->tab = tab;
     d->cap = cap;
     d->used = live;
+    d->evicted += before - live;
 }
 
 /*

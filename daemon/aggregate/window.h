@@ -6,8 +6,9 @@
  * [from, to) is read as the fewest whole buckets that tile it exactly:
  * minutes up to the first whole hour, hours up to the first whole day, days,
  * then back down — so 30 days cost ~6 chunk reads per series instead of
- * 43,200 minute buckets. Buckets are stored in chunks (one Redis hash per
- * chunk). Pure maths: time is always a parameter.
+ * 43,200 minute buckets. Buckets are stored in chunks (one Redis string of
+ * appended records per chunk; aggregate/chunk.h). Pure maths: time is
+ * always a parameter.
  */
 #ifndef JD_WINDOW_H
 #define JD_WINDOW_H

@@ -209,6 +209,8 @@ static enum jd_err event_scan_flat(struct event_decoder *d, const struct doc_nod
         if (c->flags & DOC_F_BADKEY)
             return jd_errf(JD_ERR_EV_BAD_TYPE, errstr, n, "object keys must be strings");
         for (size_t s = all ? 0 : 3; s < JD_ARRAY_SIZE(names); s++) {
+            if (!c->key_len || c->key[0] != names[s][0]) /* cheap reject before strlen */
+                continue;
             size_t nl = strlen(names[s]);
             if (c->key_len == nl && !memcmp(c->key, names[s], nl)) {
                 if (*slots[s])
@@ -234,8 +236,10 @@ static enum jd_err event_pick(const struct doc *doc, const struct doc_node *obj,
         const struct doc_node *c = &doc->nodes[i];
         i = c->end;
         for (size_t s = 0; s < count; s++) {
+            if (!c->key || !c->key_len || c->key[0] != names[s][0])
+                continue;
             size_t nl = strlen(names[s]);
-            if (c->key && c->key_len == nl && !memcmp(c->key, names[s], nl)) {
+            if (c->key_len == nl && !memcmp(c->key, names[s], nl)) {
                 if (out[s])
                     return event_dup(errstr, n, names[s]);
                 out[s] = c;

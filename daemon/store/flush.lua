@@ -1,24 +1,25 @@
 -- flush.lua: apply one batch atomically (journeyd, store.c builds the arguments).
 --
 -- Redis never rolls a script back, so everything is validated before the
--- first write: the argument layout, that every key can take its write, that
--- this instance still owns every partition of the batch (owner and epoch)
--- and that the batch starts exactly at each one's stored offset. Only then
--- are the window records, seen event ids, series index, GC registrations,
--- counters and the partitions' new offsets written. Window records are
--- opaque bytes that are appended (daemon/aggregate/chunk.h): merging happens
--- in journeyd, so this script does one command per touched chunk, whatever
--- the number of events.
+-- first write: the argument layout, that this instance still owns every
+-- partition of the batch (owner and epoch) and that the batch starts exactly
+-- at each one's stored offset, then that every key can take its write. Only
+-- then are the window records, seen event ids, series index, GC
+-- registrations, counters and the partitions' new offsets written. Window
+-- records are opaque bytes that are appended (daemon/aggregate/chunk.h):
+-- merging happens in journeyd, so this script does one command per touched
+-- chunk, whatever the number of events.
 --
 -- KEYS: 1 gc zset, 2 stats hash, 3 partitions set, 4 types set
--- ARGV: owner, nparts, {metakey epoch from to st}*,
+-- ARGV: owner, maxlen (longest string Redis accepts), nparts,
+--       {metakey epoch from to st}*,
 --       nappend, {key bytes}*   (window chunks, then seen-id slices)
 --       nidx, {key sid labels}*, ntypes, {type}*,
 --       ngc, {score member}*, nstat, {field incr}*
--- Returns "OK" or {"OK", {append_index...}} (chunks past 256 KiB: compact
--- them soon), {"REFUSED", {{part_index, "FENCED"|"GAP", stored_next}...}}, or
--- a "JDBADKEY" error when a key holds something this script could not write
--- (nothing is written then either).
+-- Returns "OK" or {"OK", {append_index...}} (chunks that grew past another
+-- 256 KiB: compact them soon), {"REFUSED", {{part_index, "FENCED"|"GAP",
+-- stored_next}...}}, or a "JDBADKEY" error when a key holds something this
+-- script could not write (nothing is written then either).
 
 local function count(k)
     local n = tonumber(ARGV[k])
@@ -30,8 +31,9 @@ end
 
 -- 1. Walk the layout (no writes).
 local owner = ARGV[1]
-local nparts = count(2)
-local parts_at = 3
+local maxlen = count(2)
+local nparts = count(3)
+local parts_at = 4
 local i = parts_at + nparts * 5
 local nappend = count(i)
 local append_at = i + 1
@@ -52,55 +54,16 @@ if i - 1 ~= #ARGV then
     error('JDBADARGS: layout covers ' .. (i - 1) .. ' of ' .. #ARGV .. ' arguments')
 end
 
--- 2. Every key is writable (no writes). Redis checks types only when a
---    command runs, so a foreign value would fail the script halfway.
-local LIMIT = 500 * 1024 * 1024 -- under proto-max-bulk-len (512 MiB)
 local function bad(key, why)
     return redis.error_reply('JDBADKEY ' .. key .. ': ' .. why)
 end
 local function writable(cmd, key)
     local r = redis.pcall(cmd, key)
-    if type(r) == 'table' and r.err then
-        return false
-    end
-    return true
-end
-for q = 0, nappend - 1 do
-    local key = ARGV[append_at + 2 * q]
-    local len = redis.pcall('STRLEN', key)
-    if type(len) ~= 'number' then
-        return bad(key, 'holds a ' .. redis.call('TYPE', key).ok .. ', not a string')
-    end
-    if len + #ARGV[append_at + 2 * q + 1] > LIMIT then
-        return bad(key, 'would exceed ' .. LIMIT .. ' bytes')
-    end
-end
-for q = 0, nidx - 1 do
-    if not writable('HLEN', ARGV[idx_at + q * 3]) then
-        return bad(ARGV[idx_at + q * 3], 'is not a hash')
-    end
-end
-local shapes = { { 'ZCARD', 'sorted set' }, { 'HLEN', 'hash' }, { 'SCARD', 'set' },
-                 { 'SCARD', 'set' } }
-for k = 1, 4 do
-    if not writable(shapes[k][1], KEYS[k]) then
-        return bad(KEYS[k], 'is not a ' .. shapes[k][2])
-    end
-end
-if nstat > 0 then
-    local fields = {}
-    for q = 0, nstat - 1 do
-        fields[q + 1] = ARGV[stat_at + 2 * q]
-    end
-    local vals = redis.call('HMGET', KEYS[2], unpack(fields))
-    for q = 1, nstat do
-        if vals[q] and not string.match(vals[q], '^%-?%d+$') then
-            return bad(KEYS[2], 'field ' .. fields[q] .. ' is not an integer')
-        end
-    end
+    return not (type(r) == 'table' and r.err)
 end
 
--- 3. Ownership and continuity of every partition (no writes).
+-- 2. Ownership and continuity of every partition (no writes). First, so a
+--    fenced instance hears "fenced" whatever else is wrong.
 local refused = {}
 for p = 0, nparts - 1 do
     local b = parts_at + p * 5
@@ -118,10 +81,51 @@ if #refused > 0 then
     return { 'REFUSED', refused }
 end
 
+-- 3. Every key can take its write (no writes). Redis checks types and sizes
+--    only when a command runs, and a failure then would leave half a batch.
+for q = 0, nappend - 1 do
+    local key = ARGV[append_at + 2 * q]
+    local len = redis.pcall('STRLEN', key)
+    if type(len) ~= 'number' then
+        return bad(key, 'holds a ' .. redis.call('TYPE', key).ok .. ', not a string')
+    end
+    if len + #ARGV[append_at + 2 * q + 1] > maxlen then
+        return bad(key, 'would exceed proto-max-bulk-len (' .. maxlen .. ' bytes)')
+    end
+end
+for q = 0, nidx - 1 do
+    if not writable('HLEN', ARGV[idx_at + q * 3]) then
+        return bad(ARGV[idx_at + q * 3], 'is not a hash')
+    end
+end
+local shapes = { { 'ZCARD', 'sorted set' }, { 'HLEN', 'hash' }, { 'SCARD', 'set' },
+                 { 'SCARD', 'set' } }
+for k = 1, 4 do
+    if not writable(shapes[k][1], KEYS[k]) then
+        return bad(KEYS[k], 'is not a ' .. shapes[k][2])
+    end
+end
+-- counters: what HINCRBY accepts, and far enough from 2^63 that no batch overflows
+for q0 = 0, nstat - 1, 4000 do
+    local fields = {}
+    for q = q0, math.min(nstat, q0 + 4000) - 1 do
+        fields[#fields + 1] = ARGV[stat_at + 2 * q]
+    end
+    local vals = redis.call('HMGET', KEYS[2], unpack(fields))
+    for q = 1, #fields do
+        local v = vals[q]
+        if v and not ((v == '0' or string.match(v, '^%-?[1-9]%d*$')) and #v <= 18) then
+            return bad(KEYS[2], 'field ' .. fields[q] .. ' is not a counter: ' .. v)
+        end
+    end
+end
+
 -- 4. Writes.
 local big = {}
 for q = 0, nappend - 1 do
-    if redis.call('APPEND', ARGV[append_at + 2 * q], ARGV[append_at + 2 * q + 1]) > 262144 then
+    local rec = ARGV[append_at + 2 * q + 1]
+    local len = redis.call('APPEND', ARGV[append_at + 2 * q], rec)
+    if math.floor(len / 262144) > math.floor((len - #rec) / 262144) then
         big[#big + 1] = q
     end
 end

@@ -240,6 +240,7 @@ struct store *store_new(const struct store_opts *opts, char *errstr, size_t errs
     s->connect_timeout_ms = opts->connect_timeout_ms;
     s->command_timeout_ms = opts->command_timeout_ms;
     s->retention = opts->retention;
+    s->max_bulk_len = STORE_DEFAULT_MAX_BULK;
     s->chunk_prefix_len = store_keyf(s, s->chunk_prefix, sizeof(s->chunk_prefix), "c:");
     return s;
 }
@@ -340,6 +341,23 @@ enum jd_err store_load_script(struct store *s, const char *body, char sha[41], c
     return JD_OK;
 }
 
+/* CONFIG GET one parameter ("" when CONFIG is disabled or the name unknown). */
+static enum jd_err store_config_get(struct store *s, const char *name, char *out, size_t size,
+                                    char *errstr, size_t errstr_size)
+{
+    const char *argv[] = { "CONFIG", "GET", name };
+    size_t lens[] = { 6, 3, strlen(name) };
+    out[0] = '\0';
+    redisReply *r = store_cmd(s, 3, argv, lens);
+    if (!r)
+        return store_io_error(s, errstr, errstr_size, "CONFIG GET");
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+        r->element[1]->type == REDIS_REPLY_STRING)
+        snprintf(out, size, "%s", r->element[1]->str);
+    freeReplyObject(r);
+    return JD_OK;
+}
+
 enum jd_err store_connect(struct store *s, char *errstr, size_t errstr_size)
 {
     struct timeval ct = { (time_t)(s->connect_timeout_ms / 1000),
@@ -400,16 +418,15 @@ enum jd_err store_connect(struct store *s, char *errstr, size_t errstr_size)
         return err;
 
     /* Informational: eviction would silently drop offsets and windows. */
-    s->maxmemory_policy[0] = '\0';
-    const char *argv[] = { "CONFIG", "GET", "maxmemory-policy" };
-    size_t lens[] = { 6, 3, 16 };
-    redisReply *r = store_cmd(s, 3, argv, lens);
-    if (!r)
-        return store_io_error(s, errstr, errstr_size, "CONFIG GET");
-    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
-        r->element[1]->type == REDIS_REPLY_STRING)
-        snprintf(s->maxmemory_policy, sizeof(s->maxmemory_policy), "%s", r->element[1]->str);
-    freeReplyObject(r);
+    if ((err = store_config_get(s, "maxmemory-policy", s->maxmemory_policy,
+                                sizeof(s->maxmemory_policy), errstr, errstr_size)))
+        return err;
+    /* The flush refuses appends that Redis would fail halfway through the batch. */
+    char v[32];
+    if ((err = store_config_get(s, "proto-max-bulk-len", v, sizeof(v), errstr, errstr_size)))
+        return err;
+    if (!store_parse_i64(v, strlen(v), &s->max_bulk_len) || s->max_bulk_len <= 0)
+        s->max_bulk_len = STORE_DEFAULT_MAX_BULK;
     return JD_OK;
 }
 

@@ -228,6 +228,7 @@ enum jd_err store_flush_send(struct store *s, const struct store_flush *f, char 
     ADD(store_arg_str(a, parts));
     ADD(store_arg_str(a, types));
     ADD(store_arg_str(a, f->owner));
+    ADD(store_arg_i64(a, s->max_bulk_len));
     ADD(store_arg_i64(a, (int64_t)f->nparts));
     for (size_t i = 0; i < f->nparts; i++) {
         const struct store_part *p = &f->parts[i];

@@ -38,6 +38,7 @@ struct store {
     redisContext *ctx;
     char sha_flush[41], sha_claim[41], sha_pin[41], sha_gc[41], sha_compact[41];
     char maxmemory_policy[32];
+    int64_t max_bulk_len; /* Redis's proto-max-bulk-len */
     uint64_t round_trips;
     struct store_args args;
     struct store_memo *memo; /* open addressing, cleared on reconnect */
@@ -60,6 +61,8 @@ struct store_chunkref {
     int64_t expiry;
     uint64_t hash;
 };
+
+#define STORE_DEFAULT_MAX_BULK (INT64_C(512) * 1024 * 1024)
 
 #define STORE_COMPACT_AFTER 16 /* appends before a chunk is compacted */
 #define STORE_PENDING_MAX   4096

@@ -9,7 +9,9 @@
  *   - when the run "crashes" at a cut point (a batch processed but never
  *     committed, the pipeline dropped) and a new instance resumes from the
  *     offsets in Redis, for many cut points;
- *   - when a zombie instance tries to write after being fenced.
+ *   - when a zombie instance tries to write after being fenced;
+ *   - when a partition is revoked while a batch holding it is being built;
+ * and a partition with no stored offset starts where it was pinned.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -325,15 +327,16 @@ static void inst_claim_all(struct inst *in, int64_t resume[NPART])
  * as a consumer seeked there would) in batches of `batch`; the batch holding
  * message `crash_at` is processed but never committed.
  */
-static void inst_feed(struct inst *in, struct fixture *f, const int64_t resume[NPART], size_t batch,
-                      size_t crash_at, size_t *dlq_seen)
+static void inst_feed_parts(struct inst *in, struct fixture *f, const int64_t resume[NPART],
+                            unsigned mask, size_t batch, size_t crash_at, size_t *dlq_seen)
 {
     char err[JD_ERRSTR_SIZE], detail[512];
     size_t in_batch = 0;
     pipeline_begin(in->pipe);
     for (size_t i = 0; i < f->n; i++) {
         struct gen_msg *m = &f->msgs[i];
-        if (resume[m->partition] >= 0 && m->offset < resume[m->partition])
+        if (!(mask & (1u << m->partition)) ||
+            (resume[m->partition] >= 0 && m->offset < resume[m->partition]))
             continue;
         struct pipeline_msg pm = { m->partition, m->offset, m->value, m->len, m->hdrs, m->nh };
         enum jd_err reason;
@@ -354,6 +357,28 @@ static void inst_feed(struct inst *in, struct fixture *f, const int64_t resume[N
     }
     if (pipeline_commit(in->pipe, err, sizeof(err)) != JD_OK)
         fail_msg("commit: %s", err);
+}
+
+/* Adds messages [from, to) to the open batch; @returns how many were not skipped. */
+static size_t inst_add(struct inst *in, struct fixture *f, size_t from, size_t to)
+{
+    char detail[512];
+    size_t taken = 0;
+    for (size_t i = from; i < to; i++) {
+        struct gen_msg *m = &f->msgs[i];
+        struct pipeline_msg pm = { m->partition, m->offset, m->value, m->len, m->hdrs, m->nh };
+        enum jd_err reason;
+        taken += pipeline_add(in->pipe, &pm, INT64_MAX, &reason, detail, sizeof(detail)) !=
+                 PIPELINE_SKIP;
+    }
+    return taken;
+}
+
+/* Every partition, as one consumer assigned all of them would. */
+static void inst_feed(struct inst *in, struct fixture *f, const int64_t resume[NPART], size_t batch,
+                      size_t crash_at, size_t *dlq_seen)
+{
+    inst_feed_parts(in, f, resume, (1u << NPART) - 1, batch, crash_at, dlq_seen);
 }
 
 static int64_t q_int(struct store *s, const char *text)
@@ -455,7 +480,7 @@ static void test_crash_and_resume_at_every_cut(void **state)
 static void test_zombie_is_fenced(void **state)
 {
     struct fixture *f = *state;
-    char prefix[16], err[JD_ERRSTR_SIZE], detail[512];
+    char prefix[16], err[JD_ERRSTR_SIZE];
     int64_t resume[NPART], resume2[NPART];
     struct inst zombie, owner;
     next_prefix(f, prefix, sizeof(prefix));
@@ -466,12 +491,7 @@ static void test_zombie_is_fenced(void **state)
     inst_claim_all(&owner, resume2); /* a rebalance gave the partitions to another instance */
 
     pipeline_begin(zombie.pipe);
-    for (size_t i = 0; i < 50; i++) {
-        struct gen_msg *m = &f->msgs[i];
-        struct pipeline_msg pm = { m->partition, m->offset, m->value, m->len, m->hdrs, m->nh };
-        enum jd_err reason;
-        pipeline_add(zombie.pipe, &pm, INT64_MAX, &reason, detail, sizeof(detail));
-    }
+    inst_add(&zombie, f, 0, 50);
     assert_int_equal(pipeline_commit(zombie.pipe, err, sizeof(err)), JD_ERR_FENCED);
     for (int32_t p = 0; p < NPART; p++)
         if (pipeline_part_state(zombie.pipe, p) != PIPELINE_ACTIVE)
@@ -507,6 +527,90 @@ static void test_redis_restart_between_batches(void **state)
     inst_close(&in);
 }
 
+/*
+ * A rebalance takes partition 1 away while a batch holding all four is being
+ * built. Its events are mixed into the batch's aggregate, so the whole batch
+ * must go (the others are re-claimed and re-read); committing the rest would
+ * count partition 1's events without advancing its offset, and its next
+ * owner would count them again.
+ */
+static void test_revoke_mid_batch(void **state)
+{
+    struct fixture *f = *state;
+    char prefix[16], err[JD_ERRSTR_SIZE];
+    int64_t resume[NPART], resume_b[NPART];
+    struct inst a, b;
+    next_prefix(f, prefix, sizeof(prefix));
+
+    inst_open(&a, f, prefix, "a");
+    inst_claim_all(&a, resume);
+    inst_feed(&a, f, resume, 50, 400, NULL); /* 8 batches applied, then one open */
+    pipeline_begin(a.pipe);
+    assert_int_equal(inst_add(&a, f, 401, 700), 700 - 401);
+    assert_true(pipeline_pending(a.pipe));
+    pipeline_revoke(a.pipe, 1);
+    assert_false(pipeline_pending(a.pipe));
+    for (int32_t p = 0; p < NPART; p++)
+        assert_int_equal(pipeline_part_state(a.pipe, p), PIPELINE_UNCLAIMED);
+    assert_int_equal(pipeline_commit(a.pipe, err, sizeof(err)), JD_OK); /* nothing to send */
+
+    /* partition 1 moves to b; a re-claims the others and both read on */
+    inst_open(&b, f, prefix, "b");
+    pipeline_assign(b.pipe, 1);
+    assert_int_equal(pipeline_claim(b.pipe, 1, &resume_b[1], err, sizeof(err)), JD_OK);
+    for (int32_t p = 0; p < NPART; p++)
+        if (p != 1)
+            assert_int_equal(pipeline_claim(a.pipe, p, &resume[p], err, sizeof(err)), JD_OK);
+    inst_feed_parts(&a, f, resume, 0xDu, 64, SIZE_MAX, NULL);
+    inst_feed_parts(&b, f, resume_b, 0x2u, 64, SIZE_MAX, NULL);
+    check_totals(f, a.store);
+    inst_close(&a);
+    inst_close(&b);
+}
+
+/*
+ * A partition without a stored offset starts where its first owner pinned
+ * it; a restart resumes there, and earlier messages are skipped.
+ */
+static void test_pinned_start(void **state)
+{
+    struct fixture *f = *state;
+    char prefix[16], err[JD_ERRSTR_SIZE], detail[512];
+    int64_t off, start = -1;
+    struct inst a, b;
+    next_prefix(f, prefix, sizeof(prefix));
+
+    inst_open(&a, f, prefix, "a");
+    pipeline_assign(a.pipe, 2);
+    assert_int_equal(pipeline_claim(a.pipe, 2, &off, err, sizeof(err)), JD_OK);
+    assert_int_equal(off, -1);
+    off = 40;
+    assert_int_equal(pipeline_pin(a.pipe, 2, &off, err, sizeof(err)), JD_OK);
+    assert_int_equal(off, 40);
+    inst_close(&a); /* gone before its first batch */
+
+    inst_open(&b, f, prefix, "b");
+    pipeline_assign(b.pipe, 2);
+    assert_int_equal(pipeline_claim(b.pipe, 2, &start, err, sizeof(err)), JD_OK);
+    assert_int_equal(start, 40);
+    pipeline_begin(b.pipe);
+    size_t applied = 0;
+    for (size_t i = 0; i < f->n; i++) {
+        struct gen_msg *m = &f->msgs[i];
+        if (m->partition != 2)
+            continue;
+        struct pipeline_msg pm = { m->partition, m->offset, m->value, m->len, m->hdrs, m->nh };
+        enum jd_err reason;
+        enum pipeline_verdict v =
+            pipeline_add(b.pipe, &pm, INT64_MAX, &reason, detail, sizeof(detail));
+        assert_int_equal(v == PIPELINE_SKIP, m->offset < 40);
+        applied += v != PIPELINE_SKIP;
+    }
+    assert_true(applied > 0);
+    assert_int_equal(pipeline_commit(b.pipe, err, sizeof(err)), JD_OK);
+    inst_close(&b);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -515,6 +619,8 @@ int main(void)
         cmocka_unit_test(test_crash_and_resume_at_every_cut),
         cmocka_unit_test(test_zombie_is_fenced),
         cmocka_unit_test(test_redis_restart_between_batches),
+        cmocka_unit_test(test_revoke_mid_batch),
+        cmocka_unit_test(test_pinned_start),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

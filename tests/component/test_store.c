@@ -2,8 +2,10 @@
  * test_store.c — the Redis write protocol against a real redis-server:
  * claim epochs, the flush script's continuity and fencing checks (nothing
  * written when refused), exact sums beyond 2^53 and int64, min/max/last
- * merging across flushes, seen-id slices, GC by event time, and a Redis
- * restart mid-run.
+ * merging across flushes, seen-id slices, GC by event time, a Redis
+ * restart mid-run, pinned start offsets, partitions without a stream time,
+ * keys the flush cannot write (refused before any write) and chunks that
+ * grew large (queued for compaction).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,6 +22,7 @@
 #include "redis_spawn.h"
 #include "store/store.h"
 
+#include <hiredis/hiredis.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -358,6 +361,226 @@ static void test_redis_restart(void **state)
     }
 }
 
+/* Runs a command on a connection of the test's own; the reply must be freed. */
+static redisReply *raw(struct fixture *f, const char *fmt, ...)
+{
+    redisContext *c = redis_spawn_connect(&f->redis);
+    va_list ap;
+    va_start(ap, fmt);
+    redisReply *r = redisvCommand(c, fmt, ap);
+    va_end(ap);
+    redisFree(c);
+    assert_non_null(r);
+    return r;
+}
+
+static long long raw_int(struct fixture *f, const char *fmt, const char *key)
+{
+    redisReply *r = raw(f, fmt, key);
+    assert_int_equal(r->type, REDIS_REPLY_INTEGER);
+    long long v = r->integer;
+    freeReplyObject(r);
+    return v;
+}
+
+/* The first key matching a pattern (there must be one). */
+static void first_key(struct fixture *f, const char *pattern, char *out, size_t size)
+{
+    redisReply *r = raw(f, "KEYS %s", pattern);
+    assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+    assert_true(r->elements > 0);
+    snprintf(out, size, "%s", r->element[0]->str);
+    freeReplyObject(r);
+}
+
+/* A partition's first owner pins where it starts; only the owner can, and only once. */
+static void test_pin_start_offset(void **state)
+{
+    struct fixture *f = *state;
+    struct store_claim a, b;
+    char err[JD_ERRSTR_SIZE];
+    int64_t off = 100;
+    struct store *s = new_store(f, "pin", 3 * JD_MS_DAY);
+
+    assert_int_equal(store_claim(s, "ev", 4, "a", &a, err, sizeof(err)), JD_OK);
+    assert_false(a.has_next);
+    assert_int_equal(store_pin(s, "ev", 4, "a", a.epoch, &off, err, sizeof(err)), JD_OK);
+    assert_int_equal(off, 100);
+    off = 7; /* a second pin keeps the first */
+    assert_int_equal(store_pin(s, "ev", 4, "a", a.epoch, &off, err, sizeof(err)), JD_OK);
+    assert_int_equal(off, 100);
+    assert_int_equal(store_claim(s, "ev", 4, "b", &b, err, sizeof(err)), JD_OK);
+    assert_true(b.has_next);
+    assert_int_equal(b.next, 100);
+    off = 5; /* the old owner is fenced */
+    assert_int_equal(store_pin(s, "ev", 4, "a", a.epoch, &off, err, sizeof(err)), JD_ERR_FENCED);
+    assert_int_equal(store_claim(s, "ev", 4, "b", &b, err, sizeof(err)), JD_OK);
+    assert_int_equal(b.next, 100);
+    store_destroy(s);
+}
+
+/*
+ * A batch of dead letters only advances the offset but leaves the stream
+ * time unset: GC's cutoff (the oldest partition) must not fall to 0 for it.
+ */
+static void test_unknown_stream_time(void **state)
+{
+    struct fixture *f = *state;
+    struct store_claim c1, c2;
+    struct store_refusal ref[8];
+    size_t nref, deleted;
+    int64_t cutoff;
+    char err[JD_ERRSTR_SIZE];
+    struct store *s = new_store(f, "st", JD_MS_HOUR);
+
+    assert_int_equal(store_claim(s, "ev", 1, "a", &c1, err, sizeof(err)), JD_OK);
+    add(f->agg, "visit", "web", T0, false, 0, "u1");
+    assert_int_equal(flush(f, s, 1, "a", c1.epoch, 0, 1, T0 + 3 * JD_MS_HOUR, ref, &nref), JD_OK);
+    assert_int_equal(store_claim(s, "ev", 2, "a", &c2, err, sizeof(err)), JD_OK);
+    assert_int_equal(flush(f, s, 2, "a", c2.epoch, 0, 5, INT64_MIN, ref, &nref), JD_OK);
+
+    redisReply *r = raw(f, "HMGET {st}:p:ev:2 next st");
+    assert_int_equal(r->type, REDIS_REPLY_ARRAY);
+    assert_string_equal(r->element[0]->str, "5");
+    assert_int_equal(r->element[1]->type, REDIS_REPLY_NIL);
+    freeReplyObject(r);
+    assert_int_equal(store_gc(s, 1000, &deleted, &cutoff, err, sizeof(err)), JD_OK);
+    assert_int_equal(cutoff, T0 + 3 * JD_MS_HOUR);
+    assert_int_equal(deleted, 1); /* the minute chunk of T0 */
+    store_destroy(s);
+}
+
+/*
+ * Redis checks a key's type only when a command runs, so a key the flush
+ * cannot write must be caught before the first write: the whole batch is
+ * refused, nothing at all changes, the connection stays up, and the batch
+ * goes through once the key is fixed.
+ */
+static void test_unwritable_key_refused(void **state)
+{
+    struct fixture *f = *state;
+    struct store_claim c;
+    struct store_refusal ref[8];
+    size_t nref;
+    char err[JD_ERRSTR_SIZE], key[STORE_KEY_MAX], v[64];
+    struct store *s = new_store(f, "bad", 3 * JD_MS_DAY);
+    struct store_part part;
+    struct store_stat stat = { "ok:lead", 7, 1 };
+
+    assert_int_equal(store_claim(s, "ev", 1, "a", &c, err, sizeof(err)), JD_OK);
+    add(f->agg, "lead", "web", T0, false, 0, "u1");
+    assert_int_equal(flush(f, s, 1, "a", c.epoch, 0, 1, T0, ref, &nref), JD_OK);
+    first_key(f, "{bad}:c:lead:*:h*", key, sizeof(key));
+    long long hour_len = raw_int(f, "STRLEN %s", key);
+    first_key(f, "{bad}:c:lead:*:m*", key, sizeof(key));
+    freeReplyObject(raw(f, "DEL %s", key));
+    freeReplyObject(raw(f, "HSET %s x y", key)); /* someone's hash where a chunk goes */
+
+    add(f->agg, "lead", "web", T0 + 1000, false, 0, "u2");
+    part = (struct store_part){ 1, c.epoch, 1, 2, T0 + 1000 };
+    assert_true(agg_seal(f->agg));
+    struct store_flush fl = { "ev", "a", &part, 1, NULL, 0, f->agg, &stat, 1 };
+    assert_int_equal(store_flush(s, &fl, ref, 8, &nref, err, sizeof(err)), JD_ERR_CORRUPT);
+    assert_non_null(strstr(err, key));
+    assert_true(store_is_connected(s));
+    redisReply *r = raw(f, "HGET {bad}:p:ev:1 next");
+    assert_string_equal(r->str, "1");
+    freeReplyObject(r);
+    first_key(f, "{bad}:c:lead:*:h*", v, sizeof(v));
+    assert_int_equal(raw_int(f, "STRLEN %s", v), hour_len);
+    assert_int_equal(raw_int(f, "EXISTS %s", "{bad}:stats"), 0);
+    /* a fenced writer hears "fenced" first, whatever else is wrong */
+    struct store_claim other;
+    assert_int_equal(store_claim(s, "ev", 1, "b", &other, err, sizeof(err)), JD_OK);
+    assert_int_equal(store_flush(s, &fl, ref, 8, &nref, err, sizeof(err)), JD_ERR_FENCED);
+    assert_int_equal(store_claim(s, "ev", 1, "a", &c, err, sizeof(err)), JD_OK);
+    part.epoch = c.epoch;
+
+    /* a counter HINCRBY would reject (or overflow) is caught the same way */
+    freeReplyObject(raw(f, "DEL %s", key));
+    static const char *const counters[] = { "x", "007", "-0", "1.5", "9223372036854775807" };
+    for (size_t k = 0; k < JD_ARRAY_SIZE(counters); k++) {
+        freeReplyObject(raw(f, "HSET {bad}:stats ok:lead %s", counters[k]));
+        assert_int_equal(store_flush(s, &fl, ref, 8, &nref, err, sizeof(err)), JD_ERR_CORRUPT);
+        assert_non_null(strstr(err, "ok:lead"));
+        assert_int_equal(raw_int(f, "EXISTS %s", key), 0);
+    }
+
+    /* fixed: the same batch applies */
+    freeReplyObject(raw(f, "DEL {bad}:stats"));
+    assert_int_equal(store_flush(s, &fl, ref, 8, &nref, err, sizeof(err)), JD_OK);
+    agg_reset(f->agg);
+    query1(s, "count(lead[1h])", T0 + JD_MS_HOUR, v, sizeof(v));
+    assert_string_equal(v, "2");
+    store_destroy(s);
+}
+
+/*
+ * A chunk that grows past another 256 KiB is queued for compaction at once,
+ * not after 16 appends; one that stays large is not queued on every flush.
+ */
+static void test_big_chunk_queued(void **state)
+{
+    struct fixture *f = *state;
+    struct store_claim c;
+    struct store_refusal ref[8];
+    size_t nref;
+    char err[JD_ERRSTR_SIZE], key[STORE_KEY_MAX];
+    struct store *s = new_store(f, "big", 3 * JD_MS_DAY);
+    static char filler[256 * 1024];
+
+    assert_int_equal(store_claim(s, "ev", 1, "a", &c, err, sizeof(err)), JD_OK);
+    add(f->agg, "lead", "web", T0, false, 0, "u1");
+    assert_int_equal(flush(f, s, 1, "a", c.epoch, 0, 1, T0, ref, &nref), JD_OK);
+    assert_int_equal(store_compact_pending(s), 0);
+    first_key(f, "{big}:c:lead:*:d*", key, sizeof(key));
+    /* one byte short of 256 KiB: the next record crosses */
+    size_t fill = 256 * 1024 - 1 - (size_t)raw_int(f, "STRLEN %s", key);
+    freeReplyObject(raw(f, "APPEND %s %b", key, filler, fill));
+    add(f->agg, "lead", "web", T0 + 1000, false, 0, "u2");
+    assert_int_equal(flush(f, s, 1, "a", c.epoch, 1, 2, T0 + 1000, ref, &nref), JD_OK);
+    assert_int_equal(store_compact_pending(s), 1);
+    add(f->agg, "lead", "web", T0 + 2000, false, 0, "u3");
+    assert_int_equal(flush(f, s, 1, "a", c.epoch, 2, 3, T0 + 2000, ref, &nref), JD_OK);
+    assert_int_equal(store_compact_pending(s), 1);
+    store_destroy(s);
+}
+
+/* Thousands of counters in one batch (one per event type) fit the script's limits. */
+static void test_many_counters(void **state)
+{
+    struct fixture *f = *state;
+    struct store_claim c;
+    struct store_refusal ref[8];
+    size_t nref;
+    char err[JD_ERRSTR_SIZE];
+    enum { N = 9000 };
+    struct store *s = new_store(f, "many", 3 * JD_MS_DAY);
+    static struct store_stat stats[N];
+    static char names[N][16];
+
+    for (int i = 0; i < N; i++) {
+        int n = snprintf(names[i], sizeof(names[i]), "ok:t%d", i);
+        stats[i] = (struct store_stat){ names[i], (size_t)n, i + 1 };
+    }
+    assert_int_equal(store_claim(s, "ev", 1, "a", &c, err, sizeof(err)), JD_OK);
+    add(f->agg, "lead", "web", T0, false, 0, "u1");
+    assert_true(agg_seal(f->agg));
+    struct store_part part = { 1, c.epoch, 0, 1, T0 };
+    struct store_flush fl = { "ev", "a", &part, 1, NULL, 0, f->agg, stats, N };
+    for (int round = 0; round < 2; round++) { /* the second run reads N existing counters */
+        part.from = round;
+        part.to = round + 1;
+        if (store_flush(s, &fl, ref, 8, &nref, err, sizeof(err)) != JD_OK)
+            fail_msg("flush: %s", err);
+    }
+    agg_reset(f->agg);
+    int64_t v;
+    assert_int_equal(store_stat_get(s, "ok:t8999", &v, err, sizeof(err)), JD_OK);
+    assert_int_equal(v, 2 * 9000);
+    store_destroy(s);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN); /* a killed Redis must be an error reply, not a dead test */
@@ -370,6 +593,11 @@ int main(void)
         cmocka_unit_test(test_seen_slices),
         cmocka_unit_test(test_gc_by_event_time),
         cmocka_unit_test(test_redis_restart),
+        cmocka_unit_test(test_pin_start_offset),
+        cmocka_unit_test(test_unknown_stream_time),
+        cmocka_unit_test(test_unwritable_key_refused),
+        cmocka_unit_test(test_big_chunk_queued),
+        cmocka_unit_test(test_many_counters),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -9,7 +9,8 @@ computed from the generator, the DLQ must hold exactly the malformed
 messages with their reason headers, and a second run over the same topic
 must change nothing. Also: the command-line contract (--version,
 --check-config, exit 78 with file:line:col, SIGTERM drains and exits 0),
-and Redis being down at start.
+Redis being down at start, and auto.offset.reset=latest surviving a crash
+before the first batch.
 """
 import os
 import signal
@@ -103,6 +104,28 @@ try:
                 merged[k][kk] = merged[k].get(kk, 0) + v
     jt.check_totals(tap, jd, merged, at + 86400000, "after the Redis outage")
     tap.ok("Redis" in jd.tail(200), "the outage is logged", jd.tail(5))
+
+    # --- auto.offset.reset=latest: the first claim pins the start -----------
+    # A new deployment (its own prefix and group) starts at the end of the
+    # topic and is killed before its first batch; events produced meanwhile
+    # must be counted by the restart, not skipped because "the end" moved.
+    os.makedirs(os.path.join(work, "late"))  # its own config and log
+    late = jt.Journeyd(os.path.join(work, "late"), broker.bootstrap, redis.url, prefix="late",
+                       group="late")
+    latest = ("-X", "auto.offset.reset=latest")
+    late.start(exit_on_eof=False, args=latest)
+    deadline = time.time() + 60
+    while time.time() < deadline and late.tail(400).count("from=first_claim") < 8:
+        time.sleep(0.2)
+    claimed = late.tail(400).count("from=first_claim")
+    late.kill9()
+    tap.eq(claimed, 8, "latest: every partition's start pinned at its first claim")
+    t3 = jt.T0_MS + 30 * 86400000
+    third, oracle3 = jt.generate(2000, seed=9, t0=t3)
+    jt.produce(broker.bootstrap, "journey.events", third)
+    late.start(exit_on_eof=True, args=latest)
+    tap.eq(late.wait(timeout=300), 0, "latest: the restart drains and exits 0")
+    jt.check_totals(tap, late, oracle3, t3 + 5 * 86400000, "latest, restarted before a batch")
 finally:
     if broker:
         broker.stop()

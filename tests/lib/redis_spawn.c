@@ -117,3 +117,15 @@ void redis_spawn_stop(struct redis_spawn *r)
             fprintf(stderr, "redis_spawn: could not remove %s\n", r->dir);
     }
 }
+
+struct redisContext *redis_spawn_connect(const struct redis_spawn *r)
+{
+    struct timeval tv = { 5, 0 };
+    redisContext *c = redisConnectUnixWithTimeout(r->sock, tv);
+    if (!c || c->err) {
+        fprintf(stderr, "redis_spawn: cannot connect to %s: %s\n", r->sock,
+                c ? c->errstr : "out of memory");
+        exit(1);
+    }
+    return c;
+}

@@ -28,6 +28,12 @@ void redis_spawn_kill(struct redis_spawn *r, bool hard);
 /** Start it again in the same directory (after redis_spawn_kill()). */
 int redis_spawn_restart(struct redis_spawn *r);
 
+/**
+ * @brief A fresh connection of the test's own (to read or plant raw keys);
+ *        free with redisFree(). Fails the process on error.
+ */
+struct redisContext *redis_spawn_connect(const struct redis_spawn *r);
+
 /** Stop it and remove its directory. */
 void redis_spawn_stop(struct redis_spawn *r);
 
