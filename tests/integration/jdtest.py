@@ -367,6 +367,20 @@ def generate(n, seed, users=500, t0=T0_MS, spacing_ms=200, dup_rate=0.05, bad_ra
     return msgs, oracle
 
 
+def merge_oracles(*oracles):
+    """The oracle of several generated streams produced to one topic."""
+    out = {"count": {}, "count_by_channel": {}, "sum_micros": {}, "sum_by_channel": {},
+           "touch_users": set(), "bad": 0, "dups": 0}
+    for o in oracles:
+        for k in ("count", "count_by_channel", "sum_micros", "sum_by_channel"):
+            for kk, v in o[k].items():
+                out[k][kk] = out[k].get(kk, 0) + v
+        out["touch_users"] |= o["touch_users"]
+        out["bad"] += o["bad"]
+        out["dups"] += o["dups"]
+    return out
+
+
 def produce(bootstrap, topic, msgs, pace_per_sec=None):
     from confluent_kafka import Producer  # Debian's python3-confluent-kafka
     p = Producer({"bootstrap.servers": bootstrap, "compression.type": "lz4",

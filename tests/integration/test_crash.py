@@ -10,9 +10,13 @@ flush script in flight, offset store, rebalance). Afterwards:
   - every window total equals the oracle computed from the generator;
   - a second, uninterrupted instance group (own Redis prefix) over the same
     topic computes exactly the same totals;
-  - every malformed message is in the DLQ at least once (at-least-once DLQ).
+  - every malformed message is in the DLQ at least once (at-least-once DLQ);
+  - instances joining, leaving and dying in one group mid-stream (each a
+    rebalance with batches in flight) still give exact totals.
 """
+import os
 import random
+import signal
 import threading
 import time
 
@@ -85,6 +89,46 @@ try:
            f"{len(dlq)} dead letters")
     tap.diag(f"{len(dlq)} dead letters for {oracle['bad']} malformed messages in two groups "
              "(at-least-once: a kill between produce and flush may repeat one)")
+
+    # --- scale-out: instances join and leave one group mid-stream ----------
+    # Each join and leave is a rebalance (eager: everything revoked, then
+    # re-assigned) while batches are in flight; every total must still be
+    # exact. A last instance drains whatever the others left.
+    more, oracle2 = jt.generate(20000, seed=12, t0=jt.T0_MS + 86400000)
+    both = jt.merge_oracles(oracle, oracle2)
+    scale = []
+    for name in ("scale-a", "scale-b"):
+        os.makedirs(os.path.join(work, name))  # each its own config and log
+        scale.append(jt.Journeyd(os.path.join(work, name), broker.bootstrap, redis.url,
+                                 prefix="scale", group="scale", extra=small))
+    a, b = scale
+    producer = threading.Thread(target=jt.produce,
+                                args=(broker.bootstrap, "journey.events", more, 1000))
+    producer.start()
+
+    def wait_log(j, text, n=1, timeout=40):
+        deadline = time.time() + timeout
+        while time.time() < deadline and j.tail(100000).count(text) < n:
+            time.sleep(0.2)
+        return j.tail(100000).count(text) >= n
+
+    a.start(exit_on_eof=False)
+    ok = wait_log(a, "partition claimed")
+    b.start(exit_on_eof=False)  # joins: everything is revoked and shared out
+    ok = wait_log(b, "partition claimed") and ok
+    a.proc.send_signal(signal.SIGTERM)  # leaves cleanly: b takes everything
+    tap.eq(a.wait(timeout=60), 0, "scale-out: an instance leaves with SIGTERM and exits 0")
+    ok = wait_log(b, "partitions assigned", 2) and ok
+    a.start(exit_on_eof=False)  # and comes back
+    ok = wait_log(a, "partitions assigned", 2) and ok
+    tap.ok(ok, "scale-out: a join, a leave and a rejoin were each served")
+    producer.join()
+    b.kill9()  # one dies: its partitions move after the session timeout
+    a.proc.send_signal(signal.SIGTERM)
+    a.wait(timeout=60)
+    a.start(exit_on_eof=True)
+    tap.eq(a.wait(timeout=600), 0, "scale-out: the last instance drains and exits 0")
+    jt.check_totals(tap, a, both, at, "scale-out with joins, leaves and a kill")
 finally:
     if broker:
         broker.stop()

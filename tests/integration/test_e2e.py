@@ -9,8 +9,9 @@ computed from the generator, the DLQ must hold exactly the malformed
 messages with their reason headers, and a second run over the same topic
 must change nothing. Also: the command-line contract (--version,
 --check-config, exit 78 with file:line:col, SIGTERM drains and exits 0),
-Redis being down at start, and auto.offset.reset=latest surviving a crash
-before the first batch.
+Redis being down at start, a key journeyd cannot write (held, named, then
+resumed), and auto.offset.reset=latest surviving a crash before the first
+batch.
 """
 import os
 import signal
@@ -96,14 +97,33 @@ try:
     tap.ok(jd.proc.poll() is None, "journeyd keeps running while Redis is down")
     redis.start()
     tap.eq(jd.wait(timeout=300), 0, "resumes once Redis is back and drains")
-    merged = {"count": {}, "count_by_channel": {}, "sum_micros": {}, "sum_by_channel": {},
-              "touch_users": oracle["touch_users"] | oracle2["touch_users"]}
-    for k in ("count", "count_by_channel", "sum_micros", "sum_by_channel"):
-        for o in (oracle, oracle2):
-            for kk, v in o[k].items():
-                merged[k][kk] = merged[k].get(kk, 0) + v
+    merged = jt.merge_oracles(oracle, oracle2)
     jt.check_totals(tap, jd, merged, at + 86400000, "after the Redis outage")
     tap.ok("Redis" in jd.tail(200), "the outage is logged", jd.tail(5))
+
+    # --- a key the flush cannot write: hold, say which, resume once fixed ----
+    # Someone else's value where journeyd's counters go. The flush script
+    # refuses the whole batch before writing; journeyd pauses and retries
+    # with backoff (no crash, no partial batch), and once the key is deleted
+    # it applies everything exactly once.
+    os.makedirs(os.path.join(work, "held"))
+    held = jt.Journeyd(os.path.join(work, "held"), broker.bootstrap, redis.url, prefix="held",
+                       group="held")
+    redis.cli("SET", "{held}:stats", "not a hash")
+    held.start(exit_on_eof=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and "cannot write" not in held.tail(200):
+        time.sleep(0.2)
+    time.sleep(2)
+    tap.ok(held.proc.poll() is None and "{held}:stats: is not a hash" in held.tail(200),
+           "an unwritable key holds the partitions and is named in the log", held.tail(5))
+    tap.eq(redis.cli("EXISTS", "{held}:p:journey.events:0"), "1",
+           "partitions are claimed while held")
+    tap.eq(redis.cli("HGET", "{held}:p:journey.events:0", "next"), "0",
+           "nothing was applied while held (the offset is still the pinned start)")
+    redis.cli("DEL", "{held}:stats")
+    tap.eq(held.wait(timeout=300), 0, "once the key is gone it drains and exits 0")
+    jt.check_totals(tap, held, merged, at + 86400000, "after the held flush")
 
     # --- auto.offset.reset=latest: the first claim pins the start -----------
     # A new deployment (its own prefix and group) starts at the end of the
