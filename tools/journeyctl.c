@@ -1,10 +1,13 @@
 /*
- * journeyctl — the operator's tool: query the windows, check config and
- * events, run a throwaway broker.
+ * journeyctl — the operator's tool: query the windows, check config,
+ * events and rules, test and backtest rules, run a throwaway broker.
  *
  *   journeyctl [-c FILE] query 'EXPR' [--at TIME] [--format table|json] [--tz ZONE]
  *   journeyctl [-c FILE] check config FILE
  *   journeyctl [-c FILE] check events [--json] [FILE|-]...
+ *   journeyctl check rules FILE|DIR...
+ *   journeyctl [-c FILE] test rules [--tap] FILE...
+ *   journeyctl [-c FILE] replay --rules DIR|FILE... [--lateness D] [EVENTS|-]
  *   journeyctl broker [--partitions N] [--topic NAME]...
  *
  * It reads the same config and JOURNEYD_* environment as the daemon and
@@ -20,6 +23,7 @@
 #include "evaluate/expr.h"
 #include "evaluate/query.h"
 #include "store/store.h"
+#include "tools/ctl.h"
 
 #include <getopt.h>
 #include <jansson.h>
@@ -28,9 +32,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-#define EXIT_USAGE  2
-#define EXIT_CONFIG 78
 
 extern char **environ;
 
@@ -42,6 +43,12 @@ static void ctl_usage(FILE *out)
           "        evaluate an expression against the live windows (TIME: RFC 3339 or unix\n"
           "        seconds, a whole minute; default: now)\n"
           "  check config FILE        validate a config file (exit 0 ok, 78 invalid)\n"
+          "  check rules FILE|DIR...  compile rule files; errors and warnings as file:line:col\n"
+          "  test rules [--tap] FILE...\n"
+          "        run rule unit tests (rules/tests/*.test.yaml; exit 1 if any fails)\n"
+          "  replay --rules DIR|FILE... [--lateness D] [--external-url URL] [EVENTS|-]\n"
+          "        backtest: run the rules over NDJSON events (or kcat -J lines) in event\n"
+          "        time and print the alert messages they would publish, one per line\n"
           "  check events [--json] [FILE|-]...\n"
           "        decode and validate NDJSON events as journeyd would (exit 1 if any is bad)\n"
           "  broker [--partitions N] [--topic NAME]...\n"
@@ -51,7 +58,7 @@ static void ctl_usage(FILE *out)
           out);
 }
 
-static struct config *ctl_config(const char *path)
+struct config *ctl_config(const char *path)
 {
     char err[8192];
     struct config *cfg = config_new();
@@ -352,6 +359,8 @@ static int ctl_check(const char *cfgpath, int argc, char **argv)
     char err[8192];
     if (argc >= 1 && !strcmp(argv[0], "events"))
         return ctl_check_events(cfgpath, argc - 1, argv + 1);
+    if (argc >= 1 && !strcmp(argv[0], "rules"))
+        return ctl_check_rules(argc - 1, argv + 1);
     if (argc == 2 && !strcmp(argv[0], "config")) {
         struct config *cfg = config_new();
         struct store_addr addr;
@@ -461,6 +470,10 @@ int main(int argc, char **argv)
         return ctl_query(cfgpath, argc - i, argv + i);
     if (!strcmp(cmd, "check"))
         return ctl_check(cfgpath, argc - i - 1, argv + i + 1);
+    if (!strcmp(cmd, "test") && i + 1 < argc && !strcmp(argv[i + 1], "rules"))
+        return ctl_test_rules(cfgpath, argc - i - 2, argv + i + 2);
+    if (!strcmp(cmd, "replay"))
+        return ctl_replay(cfgpath, argc - i, argv + i);
     if (!strcmp(cmd, "broker"))
         return ctl_broker(argc - i, argv + i);
     fprintf(stderr, "journeyctl: unknown command '%s'\n", cmd);

@@ -9,6 +9,8 @@
  */
 #include "evaluate/query.h"
 
+#include "evaluate/query_int.h"
+
 #include "aggregate/agg.h"
 #include "aggregate/chunk.h"
 #include "aggregate/hll.h"
@@ -20,15 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-struct query_ctx {
-    struct store *store;
-    const struct tz *tz;
-    int64_t at;
-    int64_t gc_cutoff;
-    char *errstr;
-    size_t errstr_size;
-};
 
 /* A matched series with its labels decoded. */
 struct query_series {
@@ -55,7 +48,7 @@ void query_result_free(struct query_result *r)
     memset(r, 0, sizeof(*r));
 }
 
-static bool query_push(struct query_result *r, struct query_sample *s)
+bool query_push(struct query_result *r, struct query_sample *s)
 {
     struct query_sample *v = realloc(r->v, (r->n + 1) * sizeof(*v));
     if (!v)
@@ -65,7 +58,7 @@ static bool query_push(struct query_result *r, struct query_sample *s)
     return true;
 }
 
-static bool query_copy_labels(struct query_sample *dst, const struct query_label *src, size_t n)
+bool query_copy_labels(struct query_sample *dst, const struct query_label *src, size_t n)
 {
     dst->labels = n ? calloc(n, sizeof(*dst->labels)) : NULL;
     dst->nlabels = 0;
@@ -81,7 +74,7 @@ static bool query_copy_labels(struct query_sample *dst, const struct query_label
     return true;
 }
 
-static void query_sample_free(struct query_sample *s)
+void query_sample_free(struct query_sample *s)
 {
     for (size_t k = 0; k < s->nlabels; k++) {
         free(s->labels[k].name);
@@ -91,14 +84,14 @@ static void query_sample_free(struct query_sample *s)
 }
 
 /* Canonical text of a label set, for matching vectors ("a=1\x1eb=2"). */
-static size_t query_labels_key(const struct query_sample *s, char *buf, size_t size)
+size_t query_labels_key(const struct query_sample *s, char *buf, size_t size)
 {
     size_t w = 0;
     if (size)
         buf[0] = '\0';
     for (size_t i = 0; i < s->nlabels; i++) {
-        int n = snprintf(buf + w, size > w ? size - w : 0, "%s%s\x1f%s", i ? "\x1e" : "",
-                         s->labels[i].name, s->labels[i].value);
+        int n = snprintf(size > w ? buf + w : NULL, size > w ? size - w : 0, "%s%s\x1f%s",
+                         i ? "\x1e" : "", s->labels[i].name, s->labels[i].value);
         if (n > 0)
             w += (size_t)n;
     }
@@ -111,6 +104,22 @@ static int query_sample_cmp(const void *a, const void *b)
     query_labels_key(a, ka, sizeof(ka));
     query_labels_key(b, kb, sizeof(kb));
     return strcmp(ka, kb);
+}
+
+static int query_label_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct query_label *)a)->name, ((const struct query_label *)b)->name);
+}
+
+void query_sort(struct query_result *r)
+{
+    if (r->n > 1)
+        qsort(r->v, r->n, sizeof(*r->v), query_sample_cmp);
+}
+
+enum jd_err query_nomem(struct query_ctx *c)
+{
+    return jd_errf(JD_ERR_NOMEM, c->errstr, c->errstr_size, "out of memory");
 }
 
 size_t query_format_value(const struct query_sample *s, char *buf, size_t size)
@@ -159,12 +168,13 @@ static enum jd_err query_range(struct query_ctx *c, const struct expr_node *sel,
                        : sel->range == EXPR_RANGE_DAY  ? TZ_DAY
                        : sel->range == EXPR_RANGE_WEEK ? TZ_WEEK
                                                        : TZ_MONTH;
-    if (!c->tz)
+    const struct tz *tz = c->env->tz;
+    if (!tz)
         return jd_errf(JD_ERR_INVALID, c->errstr, c->errstr_size,
                        "calendar ranges need a timezone");
     /* the last complete period before t: it ends where the period holding t starts */
-    *to = tz_period_start(c->tz, p, t);
-    *from = tz_period_add(c->tz, p, *to, -1);
+    *to = tz_period_start(tz, p, t);
+    *from = tz_period_add(tz, p, *to, -1);
     return JD_OK;
 }
 
@@ -221,7 +231,9 @@ static enum jd_err query_select(struct query_ctx *c, const struct expr_node *sel
 {
     struct store_series *all = NULL;
     size_t n = 0, k = 0;
-    enum jd_err err = store_list_series(c->store, sel->type, &all, &n, c->errstr, c->errstr_size);
+    const struct query_source *src = &c->env->src;
+    enum jd_err err =
+        src->ops->list_series(src->self, sel->type, &all, &n, c->errstr, c->errstr_size);
     *out = NULL;
     *nout = 0;
     if (err)
@@ -262,7 +274,7 @@ static enum jd_err query_check_kept(struct query_ctx *c, const struct expr_node 
                                     const struct window_piece *pieces, size_t np)
 {
     static const char *const names[] = { "minute", "hour", "day" };
-    const struct window_retention *ret = store_retention(c->store);
+    const struct window_retention *ret = c->env->src.ops->retention(c->env->src.self);
     for (size_t i = 0; i < np && c->gc_cutoff != INT64_MIN; i++) {
         enum window_res r = pieces[i].res;
         int64_t chunk_end = (window_chunk_id(r, pieces[i].start) + 1) * window_chunk_ms(r);
@@ -312,8 +324,8 @@ static enum jd_err query_read_chunks(struct query_ctx *c, const struct expr_node
         for (size_t i = 0; i < np;) {
             enum window_res r = pieces[i].res;
             int64_t chunk = window_chunk_id(r, pieces[i].start);
-            store_key_chunk(c->store, gets[ng].key, sizeof(gets[ng].key), type, ser[s].sid, r,
-                            pieces[i].start);
+            c->env->src.ops->key_chunk(c->env->src.self, gets[ng].key, sizeof(gets[ng].key), type,
+                                       ser[s].sid, r, pieces[i].start);
             reads[ng].series = s;
             for (; i < np && pieces[i].res == r && window_chunk_id(r, pieces[i].start) == chunk;
                  i++)
@@ -321,7 +333,7 @@ static enum jd_err query_read_chunks(struct query_ctx *c, const struct expr_node
             ng++;
         }
     }
-    if ((err = store_get_many(c->store, gets, ng, c->errstr, c->errstr_size)))
+    if ((err = c->env->src.ops->get_many(c->env->src.self, gets, ng, c->errstr, c->errstr_size)))
         goto out;
     for (size_t g = 0; g < ng && !err; g++) {
         struct chunk_iter it;
@@ -457,11 +469,6 @@ static enum jd_err query_eval_agg(struct query_ctx *c, const struct expr_node *e
     int64_t from = 0, to = 0;
     enum jd_err err;
 
-    if (sel->field == EXPR_FIELD_CONVERSIONS)
-        return jd_errf(JD_ERR_UNSUPPORTED, c->errstr, c->errstr_size,
-                       "col %u: .conversions belongs to the attribution credit stream, which this "
-                       "version does not produce yet",
-                       sel->col);
     if (bare && sel->field == EXPR_FIELD_USER_ID)
         return jd_errf(JD_ERR_INVALID, c->errstr, c->errstr_size,
                        "col %u: %s.user_id needs distinct(): distinct(%s.user_id[…])", sel->col,
@@ -541,7 +548,7 @@ static enum jd_err query_eval_agg(struct query_ctx *c, const struct expr_node *e
         }
     }
     /* without `by`, count/sum/distinct over nothing is 0, not "no data" */
-    if (!err && !bare && nby == 0 && out->n == 0 &&
+    if (!err && !bare && nby == 0 && out->n == 0 && !c->no_zero_fill &&
         (e->agg == EXPR_AGG_COUNT || e->agg == EXPR_AGG_SUM || e->agg == EXPR_AGG_DISTINCT)) {
         struct query_sample z = { 0 };
         z.kind = e->agg == EXPR_AGG_SUM ? QUERY_MICROS : QUERY_INT;
@@ -558,164 +565,8 @@ out:
     return err;
 }
 
-/* ---------------------------------------------------------- operators */
-
-static bool query_cmp(enum expr_op op, double a, double b)
-{
-    switch (op) {
-    case EXPR_OP_GT:
-        return a > b;
-    case EXPR_OP_GE:
-        return a >= b;
-    case EXPR_OP_LT:
-        return a < b;
-    case EXPR_OP_LE:
-        return a <= b;
-    case EXPR_OP_EQ:
-        return a == b;
-    case EXPR_OP_NE:
-        return a != b;
-    default:
-        return false;
-    }
-}
-
-static bool query_is_cmp(enum expr_op op)
-{
-    return op >= EXPR_OP_GT && op <= EXPR_OP_NE;
-}
-
-/* Arithmetic on two values; false means "no value" (division by zero). */
-static bool query_arith(enum expr_op op, const struct query_sample *a, const struct query_sample *b,
-                        struct query_sample *out)
-{
-    bool exact = a->kind != QUERY_FLOAT && b->kind != QUERY_FLOAT;
-    out->kind = QUERY_FLOAT;
-    switch (op) {
-    case EXPR_OP_ADD:
-    case EXPR_OP_SUB:
-        if (exact) {
-            /* int and micros: add in micros, keep exact */
-            jd_i128 x = a->kind == QUERY_INT ? a->micros * 1000000 : a->micros;
-            jd_i128 y = b->kind == QUERY_INT ? b->micros * 1000000 : b->micros;
-            out->micros = op == EXPR_OP_ADD ? x + y : x - y;
-            out->kind = QUERY_MICROS;
-            if (a->kind == QUERY_INT && b->kind == QUERY_INT) {
-                out->kind = QUERY_INT;
-                out->micros /= 1000000;
-                out->value = (double)out->micros;
-            } else {
-                out->value = (double)out->micros / 1e6;
-            }
-            return true;
-        }
-        out->value = op == EXPR_OP_ADD ? a->value + b->value : a->value - b->value;
-        return true;
-    case EXPR_OP_MUL:
-        out->value = a->value * b->value;
-        return true;
-    case EXPR_OP_DIV:
-        if (b->value == 0)
-            return false;
-        out->value = a->value / b->value;
-        return true;
-    default:
-        return false;
-    }
-}
-
-static enum jd_err query_eval_node(struct query_ctx *c, const struct expr_node *e,
-                                   struct query_result *out);
-
-static enum jd_err query_eval_binary(struct query_ctx *c, const struct expr_node *e,
-                                     struct query_result *out)
-{
-    struct query_result l = { 0 }, r = { 0 };
-    enum jd_err err;
-    char kl[4096], kr[4096];
-
-    if ((err = query_eval_node(c, e->lhs, &l)) || (err = query_eval_node(c, e->rhs, &r)))
-        goto out;
-    bool set = e->op == EXPR_OP_AND || e->op == EXPR_OP_OR || e->op == EXPR_OP_UNLESS;
-    if (set && (l.scalar || r.scalar)) {
-        err = jd_errf(JD_ERR_INVALID, c->errstr, c->errstr_size,
-                      "col %u: '%s' needs series on both sides, not numbers", e->col,
-                      expr_op_name(e->op));
-        goto out;
-    }
-    out->scalar = l.scalar && r.scalar;
-    if (set) {
-        for (size_t i = 0; i < l.n; i++) {
-            query_labels_key(&l.v[i], kl, sizeof(kl));
-            bool in_r = false;
-            for (size_t j = 0; j < r.n && !in_r; j++) {
-                query_labels_key(&r.v[j], kr, sizeof(kr));
-                in_r = !strcmp(kl, kr);
-            }
-            if ((e->op == EXPR_OP_UNLESS) == in_r)
-                continue;
-            if (!query_push(out, &l.v[i]))
-                goto nomem;
-            l.v[i].labels = NULL;
-            l.v[i].nlabels = 0;
-        }
-        if (e->op == EXPR_OP_OR) {
-            for (size_t j = 0; j < r.n; j++) {
-                query_labels_key(&r.v[j], kr, sizeof(kr));
-                bool in_l = false;
-                for (size_t i = 0; i < out->n && !in_l; i++) {
-                    query_labels_key(&out->v[i], kl, sizeof(kl));
-                    in_l = !strcmp(kl, kr);
-                }
-                if (in_l)
-                    continue;
-                if (!query_push(out, &r.v[j]))
-                    goto nomem;
-                r.v[j].labels = NULL;
-                r.v[j].nlabels = 0;
-            }
-        }
-        goto out;
-    }
-    /* arithmetic and comparisons: pair samples on equal label sets, scalars with all */
-    for (size_t i = 0; i < (l.scalar ? r.n : l.n); i++) {
-        for (size_t j = 0; j < (l.scalar ? 1 : r.scalar ? 1 : r.n); j++) {
-            struct query_sample *a = l.scalar ? &l.v[0] : &l.v[i];
-            struct query_sample *b = l.scalar ? &r.v[i] : &r.v[j];
-            if (!l.scalar && !r.scalar) {
-                query_labels_key(a, kl, sizeof(kl));
-                query_labels_key(b, kr, sizeof(kr));
-                if (strcmp(kl, kr))
-                    continue;
-            }
-            struct query_sample res = { 0 };
-            const struct query_sample *keep = l.scalar ? b : a; /* labels (and kept value) */
-            if (query_is_cmp(e->op)) {
-                if (!query_cmp(e->op, a->value, b->value))
-                    continue;
-                res = *keep;
-                res.labels = NULL;
-                res.nlabels = 0;
-            } else if (!query_arith(e->op, a, b, &res)) {
-                continue;
-            }
-            if (!query_copy_labels(&res, keep->labels, keep->nlabels) || !query_push(out, &res)) {
-                query_sample_free(&res);
-                goto nomem;
-            }
-        }
-    }
-    goto out;
-nomem:
-    err = jd_errf(JD_ERR_NOMEM, c->errstr, c->errstr_size, "out of memory");
-out:
-    query_result_free(&l);
-    query_result_free(&r);
-    return err;
-}
-
-static enum jd_err query_eval_node(struct query_ctx *c, const struct expr_node *e,
-                                   struct query_result *out)
+enum jd_err query_eval_node(struct query_ctx *c, const struct expr_node *e,
+                            struct query_result *out)
 {
     memset(out, 0, sizeof(*out));
     switch (e->kind) {
@@ -725,7 +576,7 @@ static enum jd_err query_eval_node(struct query_ctx *c, const struct expr_node *
         s.value = e->number;
         out->scalar = true;
         if (!query_push(out, &s))
-            return jd_errf(JD_ERR_NOMEM, c->errstr, c->errstr_size, "out of memory");
+            return query_nomem(c);
         return JD_OK;
     }
     case EXPR_SELECT:
@@ -733,6 +584,10 @@ static enum jd_err query_eval_node(struct query_ctx *c, const struct expr_node *
         return query_eval_agg(c, e, out);
     case EXPR_NEG: {
         enum jd_err err = query_eval_node(c, e->lhs, out);
+        if (!err && out->table) {
+            out->scale = -out->scale;
+            out->shift = -out->shift;
+        }
         for (size_t i = 0; !err && i < out->n; i++) {
             out->v[i].value = -out->v[i].value;
             out->v[i].micros = -out->v[i].micros;
@@ -746,28 +601,106 @@ static enum jd_err query_eval_node(struct query_ctx *c, const struct expr_node *
         return jd_errf(JD_ERR_INVALID, c->errstr, c->errstr_size,
                        "col %u: a name or duration is only valid as a function argument", e->col);
     case EXPR_CALL:
-        return jd_errf(JD_ERR_UNSUPPORTED, c->errstr, c->errstr_size,
-                       "col %u: unknown function %s() (query supports selectors, aggregations "
-                       "and operators)",
-                       e->col, e->func);
+        return query_eval_call(c, e, out);
     }
     return JD_ERR_INVALID;
+}
+
+/* ---------------------------------------------------------- sources */
+
+static enum jd_err query_store_list(void *self, const char *type, struct store_series **out,
+                                    size_t *n, char *errstr, size_t errstr_size)
+{
+    return store_list_series(self, type, out, n, errstr, errstr_size);
+}
+
+static size_t query_store_key(const void *self, char *buf, size_t size, struct jd_str type,
+                              uint64_t sid, enum window_res r, int64_t bucket)
+{
+    return store_key_chunk(self, buf, size, type, sid, r, bucket);
+}
+
+static enum jd_err query_store_get(void *self, struct store_get *gets, size_t n, char *errstr,
+                                   size_t errstr_size)
+{
+    return store_get_many(self, gets, n, errstr, errstr_size);
+}
+
+static enum jd_err query_store_cutoff(void *self, int64_t *out, char *errstr, size_t errstr_size)
+{
+    return store_gc_cutoff(self, out, errstr, errstr_size);
+}
+
+static const struct window_retention *query_store_retention(const void *self)
+{
+    return store_retention(self);
+}
+
+static const struct query_source_ops query_store_ops = {
+    query_store_list, query_store_key, query_store_get, query_store_cutoff, query_store_retention,
+};
+
+struct query_source query_source_store(struct store *store)
+{
+    return (struct query_source){ &query_store_ops, store };
+}
+
+/* ---------------------------------------------------------- entry points */
+
+/* Turns a table result into rows (for printing) and drops series without a value. */
+static enum jd_err query_finish(struct query_ctx *c, struct query_result *out)
+{
+    if (out->table) {
+        const struct query_table *t = out->table;
+        double scale = out->scale, shift = out->shift;
+        query_result_free(out);
+        for (size_t i = 0; i < t->nrows; i++) {
+            struct query_sample s = { 0 };
+            struct query_label lab[QUERY_TABLE_MAX_BY];
+            size_t nl = 0;
+            for (size_t k = 0; k < t->nby && k < QUERY_TABLE_MAX_BY; k++)
+                if (t->rows[i].values[k][0])
+                    lab[nl++] = (struct query_label){ t->by[k], t->rows[i].values[k] };
+            qsort(lab, nl, sizeof(*lab), query_label_cmp);
+            s.kind = QUERY_FLOAT;
+            s.value = scale * t->rows[i].value + shift;
+            if (!query_copy_labels(&s, lab, nl) || !query_push(out, &s)) {
+                query_sample_free(&s);
+                return query_nomem(c);
+            }
+        }
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < out->n; i++) {
+        if (out->v[i].none)
+            query_sample_free(&out->v[i]);
+        else
+            out->v[k++] = out->v[i];
+    }
+    out->n = k;
+    query_sort(out);
+    return JD_OK;
+}
+
+enum jd_err query_eval_env(const struct query_env *env, const struct expr_node *e, int64_t at_ms,
+                           struct query_result *out, char *errstr, size_t errstr_size)
+{
+    struct query_ctx c = { env, at_ms, INT64_MIN, 0, errstr, errstr_size };
+    enum jd_err err;
+
+    memset(out, 0, sizeof(*out));
+    if ((err = env->src.ops->gc_cutoff(env->src.self, &c.gc_cutoff, errstr, errstr_size)))
+        return err;
+    if ((err = query_eval_node(&c, e, out)) || (err = query_finish(&c, out))) {
+        query_result_free(out);
+        return err;
+    }
+    return JD_OK;
 }
 
 enum jd_err query_eval(struct store *store, const struct tz *tz, const struct expr_node *e,
                        int64_t at_ms, struct query_result *out, char *errstr, size_t errstr_size)
 {
-    struct query_ctx c = { store, tz, at_ms, INT64_MIN, errstr, errstr_size };
-    enum jd_err err;
-
-    memset(out, 0, sizeof(*out));
-    if ((err = store_gc_cutoff(store, &c.gc_cutoff, errstr, errstr_size)))
-        return err;
-    if ((err = query_eval_node(&c, e, out))) {
-        query_result_free(out);
-        return err;
-    }
-    if (out->n > 1)
-        qsort(out->v, out->n, sizeof(*out->v), query_sample_cmp);
-    return JD_OK;
+    struct query_env env = { query_source_store(store), tz, NULL, 0 };
+    return query_eval_env(&env, e, at_ms, out, errstr, errstr_size);
 }

@@ -36,19 +36,106 @@ struct query_sample {
     double value;
     jd_i128 micros;
     enum query_value_kind kind;
+    bool none;          /**< the series exists but has no value (division by zero, a ratio
+                             below min_denominator, a table without a row or default) */
+    bool has_threshold; /**< set by a comparison: what it compared with (see tableval) */
+    double threshold;
+    bool has_tableval; /**< the value came from one table(): its row, before any scaling, */
+    double tableval;   /**< is what $threshold reports (count(x) > 1.2 * table(cap): cap) */
 };
 
 struct query_result {
     struct query_sample *v; /**< sorted by labels */
     size_t n;
-    bool scalar; /**< a plain number, not series */
+    bool scalar;                     /**< a plain number, not series */
+    const struct query_table *table; /**< table(NAME) with `by`: values depend on labels */
+    double scale, shift;             /**< table value = scale * lookup + shift */
+};
+
+/** One row of a threshold table: values parallel to query_table.by. */
+struct query_table_row {
+    char **values;
+    double value;
+};
+
+/** Most `by` labels a table may have. */
+#define QUERY_TABLE_MAX_BY 8
+
+/** A rule-file table (rules.md, "tables:"): table(NAME) looks a value up by labels. */
+struct query_table {
+    char *name;
+    char **by; /**< label names; none: the table is a single number (its default) */
+    size_t nby;
+    bool has_default;
+    double dflt;
+    struct query_table_row *rows;
+    size_t nrows;
 };
 
 /**
- * @brief Evaluate \p e at instant \p at_ms.
- * @param tz zone for calendar ranges ([day], [week], [month]); UTC if NULL.
+ * @brief Look up \p t for a series with \p labels (missing labels match "").
+ * @returns true with *out set, false when no row matches and there is no default.
+ */
+bool query_table_lookup(const struct query_table *t, const struct query_label *labels,
+                        size_t nlabels, double *out);
+
+/**
+ * Where query reads windows from: the Redis store, or an in-memory one
+ * (memwin.h, for replays and rule tests). The same chunk bytes either way.
+ */
+struct query_source_ops {
+    enum jd_err (*list_series)(void *self, const char *type, struct store_series **out, size_t *n,
+                               char *errstr, size_t errstr_size);
+    size_t (*key_chunk)(const void *self, char *buf, size_t size, struct jd_str type, uint64_t sid,
+                        enum window_res r, int64_t bucket);
+    enum jd_err (*get_many)(void *self, struct store_get *gets, size_t n, char *errstr,
+                            size_t errstr_size);
+    enum jd_err (*gc_cutoff)(void *self, int64_t *out, char *errstr, size_t errstr_size);
+    const struct window_retention *(*retention)(const void *self);
+};
+
+struct query_source {
+    const struct query_source_ops *ops;
+    void *self;
+};
+
+/** @returns a source reading \p store (borrowed). */
+struct query_source query_source_store(struct store *store);
+
+/** Everything an evaluation reads besides the expression and the instant. */
+struct query_env {
+    struct query_source src;
+    const struct tz *tz;              /**< for calendar ranges and periods; UTC if NULL */
+    const struct query_table *tables; /**< for table(NAME) */
+    size_t ntables;
+};
+
+/**
+ * @brief Evaluate \p e at instant \p at_ms (series without a value are left out).
  * @returns JD_OK and a result to free with query_result_free().
  */
+enum jd_err query_eval_env(const struct query_env *env, const struct expr_node *e, int64_t at_ms,
+                           struct query_result *out, char *errstr, size_t errstr_size);
+
+/** A rule condition's outcome for one series. */
+enum query_truth {
+    QUERY_FALSE,   /**< the series has a value and the condition does not hold */
+    QUERY_TRUE,    /**< it holds */
+    QUERY_NO_DATA, /**< the series exists but has no value at this instant */
+};
+
+/**
+ * @brief Evaluate \p e as a rule condition: every series that has or had
+ *        an opinion, with its truth. A comparison keeps the series where it
+ *        fails too (QUERY_FALSE) and the ones without a value (QUERY_NO_DATA);
+ *        any other expression holds for the series it returns.
+ * @param truth set to a malloc'd array parallel to out->v (free it).
+ */
+enum jd_err query_eval_cond(const struct query_env *env, const struct expr_node *e, int64_t at_ms,
+                            struct query_result *out, enum query_truth **truth, char *errstr,
+                            size_t errstr_size);
+
+/** query_eval_env() over the Redis store, without tables. */
 enum jd_err query_eval(struct store *store, const struct tz *tz, const struct expr_node *e,
                        int64_t at_ms, struct query_result *out, char *errstr, size_t errstr_size);
 
