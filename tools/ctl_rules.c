@@ -494,7 +494,7 @@ static void ctl_check_at(struct ctl_test *t, const struct ruleset *rs, struct en
                 used[i] = found = true;
             } else if (why[0] && !best[0]) {
                 ctl_describe(&v, desc, sizeof(desc));
-                snprintf(best, sizeof(best), "%s: %s", desc, why);
+                snprintf(best, sizeof(best), "%.500s: %.600s", desc, why);
             }
         }
         if (!found)

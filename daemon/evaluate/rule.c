@@ -4,7 +4,8 @@
  * Owns the rule-file format (tables, groups, rules), its checks and its
  * diagnostics: every problem of every file is reported with the position a
  * person needs, and a ruleset is only built from files without errors.
- * Evaluating rules is engine.c's; the expression grammar is expr.c's.
+ * Reading files is rule_load.c's, checking expressions rule_check.c's,
+ * evaluating rules engine.c's.
  */
 #include "evaluate/rule.h"
 
@@ -12,51 +13,11 @@
 #include "core/ts.h"
 #include "core/ydoc.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* ------------------------------------------------------------ diagnostics */
-
-void rule_diags_free(struct rule_diags *d)
-{
-    for (size_t i = 0; i < d->n; i++)
-        free(d->v[i]);
-    free(d->v);
-    memset(d, 0, sizeof(*d));
-}
-
-static void rule_diag(struct rule_diags *d, bool warning, const char *file, unsigned line,
-                      unsigned col, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
-
-static void rule_diag(struct rule_diags *d, bool warning, const char *file, unsigned line,
-                      unsigned col, const char *fmt, ...)
-{
-    char msg[1024], full[1400];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    va_end(ap);
-    if (line)
-        snprintf(full, sizeof(full), "%s:%u:%u: %s: %s", file, line, col,
-                 warning ? "warning" : "error", msg);
-    else
-        snprintf(full, sizeof(full), "%s: %s: %s", file, warning ? "warning" : "error", msg);
-    if (warning)
-        d->warnings++;
-    else
-        d->errors++;
-    char *s = strdup(full);
-    if (!s || !jd_reserve((void **)&d->v, &d->cap, d->n + 1, sizeof(*d->v))) {
-        free(s);
-        return; /* the count still says there was an error */
-    }
-    d->v[d->n++] = s;
-}
 
 /* ------------------------------------------------------------ file state */
 
@@ -211,119 +172,6 @@ static bool rule_has_table(const struct query_table *t, size_t n, const char *na
         if (!strcmp(t[i].name, name))
             return true;
     return false;
-}
-
-static size_t rule_npos(const struct expr_node *e)
-{
-    size_t k = 0;
-    for (size_t i = 0; i < e->nargs; i++)
-        k += !e->argnames[i];
-    return k;
-}
-
-static bool rule_is_value(const struct expr_node *a)
-{
-    return a && a->kind != EXPR_NAME && a->kind != EXPR_DURATION;
-}
-
-enum jd_err rule_check_expr(const struct expr_node *e, const struct query_table *tables,
-                            size_t ntables, char *errstr, size_t errstr_size)
-{
-    enum jd_err err;
-    if (!e)
-        return JD_OK;
-    switch (e->kind) {
-    case EXPR_NAME:
-    case EXPR_DURATION:
-        return jd_errf(JD_ERR_INVALID, errstr, errstr_size,
-                       "col %u: a bare name or duration is only valid as a function argument",
-                       e->col);
-    case EXPR_SELECT:
-        if ((e->range == EXPR_RANGE_DURATION && e->range_ms % JD_MS_MINUTE) ||
-            e->offset_ms % JD_MS_MINUTE)
-            return jd_errf(JD_ERR_INVALID, errstr, errstr_size,
-                           "col %u: ranges and offsets must be whole minutes", e->col);
-        return JD_OK;
-    case EXPR_NUMBER:
-        return JD_OK;
-    case EXPR_AGG:
-        return rule_check_expr(e->arg, tables, ntables, errstr, errstr_size);
-    case EXPR_NEG:
-        return rule_check_expr(e->lhs, tables, ntables, errstr, errstr_size);
-    case EXPR_BINARY:
-        if ((err = rule_check_expr(e->lhs, tables, ntables, errstr, errstr_size)))
-            return err;
-        return rule_check_expr(e->rhs, tables, ntables, errstr, errstr_size);
-    case EXPR_CALL:
-        break;
-    }
-    const char *fn = e->func;
-    size_t np = rule_npos(e);
-    const struct expr_node *a0 = NULL, *a1 = NULL, *a2 = NULL;
-    for (size_t i = 0, k = 0; i < e->nargs; i++) {
-        if (e->argnames[i]) {
-            if (strcmp(fn, "ratio") || strcmp(e->argnames[i], "min_denominator"))
-                return jd_errf(JD_ERR_INVALID, errstr, errstr_size,
-                               "col %u: %s() has no argument named %s", e->args[i]->col, fn,
-                               e->argnames[i]);
-            if (e->args[i]->kind != EXPR_NUMBER || e->args[i]->number < 0)
-                return jd_errf(JD_ERR_INVALID, errstr, errstr_size,
-                               "col %u: min_denominator must be a number >= 0", e->args[i]->col);
-            continue;
-        }
-        const struct expr_node **slot = k == 0 ? &a0 : k == 1 ? &a1 : &a2;
-        *slot = e->args[i];
-        k++;
-    }
-    if (!strcmp(fn, "table")) {
-        if (np != 1 || !a0 || a0->kind != EXPR_NAME)
-            return jd_errf(JD_ERR_INVALID, errstr, errstr_size,
-                           "col %u: table() takes one table name: table(ops_capacity_per_day)",
-                           e->col);
-        if (!rule_has_table(tables, ntables, a0->func))
-            return jd_errf(JD_ERR_INVALID, errstr, errstr_size,
-                           "col %u: unknown table %s (tables are defined under 'tables:')", a0->col,
-                           a0->func);
-        return JD_OK;
-    }
-    if (!strcmp(fn, "ratio")) {
-        if (np != 2 || !rule_is_value(a0) || !rule_is_value(a1))
-            return jd_errf(JD_ERR_INVALID, errstr, errstr_size,
-                           "col %u: ratio() takes two expressions and an optional "
-                           "min_denominator=N",
-                           e->col);
-    } else if (!strcmp(fn, "pct_change")) {
-        if (np != 2 || !rule_is_value(a0) || !a1 || a1->kind != EXPR_DURATION ||
-            a1->range_ms <= 0 || a1->range_ms % JD_MS_MINUTE)
-            return jd_errf(JD_ERR_INVALID, errstr, errstr_size,
-                           "col %u: pct_change() takes an expression and a whole-minute "
-                           "duration: pct_change(count(lead[1d]), 1d)",
-                           e->col);
-    } else if (!strcmp(fn, "absent")) {
-        if (np != 1 || !rule_is_value(a0))
-            return jd_errf(JD_ERR_INVALID, errstr, errstr_size,
-                           "col %u: absent() takes one expression: absent(touch[15m])", e->col);
-    } else if (!strcmp(fn, "consecutive")) {
-        bool per = a1 && a1->kind == EXPR_NAME &&
-                   (!strcmp(a1->func, "hour") || !strcmp(a1->func, "day") ||
-                    !strcmp(a1->func, "week") || !strcmp(a1->func, "month"));
-        if (np != 3 || !a0 || a0->kind != EXPR_NUMBER || a0->number < 1 || a0->number > 366 ||
-            a0->number != floor(a0->number) || !per || !rule_is_value(a2))
-            return jd_errf(JD_ERR_INVALID, errstr, errstr_size,
-                           "col %u: consecutive() takes a count (1..366), a period (hour, day, "
-                           "week or month) and a condition: consecutive(3, day, …)",
-                           e->col);
-    } else {
-        return jd_errf(JD_ERR_INVALID, errstr, errstr_size,
-                       "col %u: unknown function %s() (functions: table, ratio, pct_change, "
-                       "absent, consecutive)",
-                       e->col, fn);
-    }
-    for (size_t i = 0; i < e->nargs; i++)
-        if (rule_is_value(e->args[i]) &&
-            (err = rule_check_expr(e->args[i], tables, ntables, errstr, errstr_size)))
-            return err;
-    return JD_OK;
 }
 
 /* Warnings for forms that work but are risky (rules.md, "Tooling"). */
@@ -913,101 +761,4 @@ out:
         return NULL;
     }
     return b.rs;
-}
-
-static int rule_name_cmp(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static bool rule_is_yaml(const char *name)
-{
-    size_t n = strlen(name);
-    return name[0] != '.' &&
-           ((n > 5 && !strcmp(name + n - 5, ".yaml")) || (n > 4 && !strcmp(name + n - 4, ".yml")));
-}
-
-/* Adds \p path (a file, or a directory's YAML files in name order) to the list. */
-static bool rule_collect(const char *path, char ***list, size_t *n, size_t *cap,
-                         struct rule_diags *diags)
-{
-    DIR *d = opendir(path);
-    if (!d) {
-        if (errno != ENOTDIR) {
-            rule_diag(diags, false, path, 0, 0, "cannot read: %s", strerror(errno));
-            return true;
-        }
-        char *s = strdup(path);
-        if (!s || !jd_reserve((void **)list, cap, *n + 1, sizeof(**list))) {
-            free(s);
-            return false;
-        }
-        (*list)[(*n)++] = s;
-        return true;
-    }
-    size_t first = *n;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (!rule_is_yaml(de->d_name))
-            continue;
-        size_t len = strlen(path) + strlen(de->d_name) + 2;
-        char *s = malloc(len);
-        if (!s || !jd_reserve((void **)list, cap, *n + 1, sizeof(**list))) {
-            free(s);
-            closedir(d);
-            return false;
-        }
-        snprintf(s, len, "%s%s%s", path, path[strlen(path) - 1] == '/' ? "" : "/", de->d_name);
-        (*list)[(*n)++] = s;
-    }
-    closedir(d);
-    qsort(*list + first, *n - first, sizeof(**list), rule_name_cmp);
-    return true;
-}
-
-struct ruleset *ruleset_load(char *const *paths, size_t npaths, struct rule_diags *diags)
-{
-    char **names = NULL, **bufs = NULL;
-    size_t *lens = NULL, n = 0, cap = 0;
-    struct ruleset *rs = NULL;
-    bool ok = true;
-
-    for (size_t i = 0; i < npaths && ok; i++)
-        ok = rule_collect(paths[i], &names, &n, &cap, diags);
-    if (ok && n > RULE_MAX_FILES) {
-        rule_diag(diags, false, "rules", 0, 0, "more than %d rule files", RULE_MAX_FILES);
-        goto out;
-    }
-    if (!ok || (n && (!(bufs = calloc(n, sizeof(*bufs))) || !(lens = calloc(n, sizeof(*lens)))))) {
-        rule_diag(diags, false, "rules", 0, 0, "out of memory");
-        goto out;
-    }
-    for (size_t i = 0; i < n; i++) {
-        FILE *fp = fopen(names[i], "rb");
-        if (!fp) {
-            rule_diag(diags, false, names[i], 0, 0, "cannot read: %s", strerror(errno));
-            continue;
-        }
-        bufs[i] = malloc(YDOC_MAX_BYTES + 1);
-        lens[i] = bufs[i] ? fread(bufs[i], 1, YDOC_MAX_BYTES + 1, fp) : 0;
-        if (!bufs[i])
-            rule_diag(diags, false, names[i], 0, 0, "out of memory");
-        else if (ferror(fp))
-            rule_diag(diags, false, names[i], 0, 0, "cannot read: %s", strerror(errno));
-        else if (lens[i] > YDOC_MAX_BYTES)
-            rule_diag(diags, false, names[i], 0, 0, "larger than %u bytes", YDOC_MAX_BYTES);
-        fclose(fp);
-    }
-    if (!diags->errors)
-        rs = ruleset_parse(names, (const char *const *)bufs, lens, n, diags);
-out:
-    for (size_t i = 0; i < n; i++) {
-        free(names[i]);
-        if (bufs)
-            free(bufs[i]);
-    }
-    free(names);
-    free(bufs);
-    free(lens);
-    return rs;
 }

@@ -41,6 +41,13 @@ struct rule_diags {
 /** Free the messages; safe on a zeroed struct. */
 void rule_diags_free(struct rule_diags *d);
 
+/**
+ * @brief Add "file:line:col: error|warning: message" (line 0: "file: …").
+ *        Out of memory loses the text, never the count.
+ */
+void rule_diag(struct rule_diags *d, bool warning, const char *file, unsigned line, unsigned col,
+               const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
 /* -------------------------------------------------------------- ruleset */
 
 /** What a tick without a value does to an alert (rules.md, on_no_data). */
