@@ -9,11 +9,10 @@
 #include "core/config.h"
 #include "core/jd.h"
 #include "core/log.h"
-#include "core/ydoc.h"
+#include "evaluate/rule.h"
 #include "loop.h"
 #include "store/store.h"
 
-#include <dirent.h>
 #include <getopt.h>
 #include <malloc.h>
 #include <hiredis/hiredis.h>
@@ -74,33 +73,19 @@ static void main_version(void)
     printf("jansson %s\n", jansson_version_str());
 }
 
-/* Rule files are compiled by the rule engine; here they must at least exist and be YAML. */
+/* Compiles every rule file as the engine will; prints each error and warning once. */
 static int main_check_rules(const struct config *cfg)
 {
-    int bad = 0;
-    char err[JD_ERRSTR_SIZE], path[4096];
-    for (size_t i = 0; i < cfg->rules.dirs.n; i++) {
-        DIR *d = opendir(cfg->rules.dirs.v[i]);
-        if (!d) {
-            fprintf(stderr, "rules.dirs: %s: cannot open directory\n", cfg->rules.dirs.v[i]);
-            bad++;
-            continue;
-        }
-        struct dirent *e;
-        while ((e = readdir(d))) {
-            size_t n = strlen(e->d_name);
-            if (n < 6 || strcmp(e->d_name + n - 5, ".yaml"))
-                continue;
-            snprintf(path, sizeof(path), "%s/%s", cfg->rules.dirs.v[i], e->d_name);
-            struct ydoc *doc = ydoc_load(path, err, sizeof(err));
-            if (!doc) {
-                fprintf(stderr, "%s\n", err);
-                bad++;
-            }
-            ydoc_destroy(doc);
-        }
-        closedir(d);
-    }
+    struct rule_diags d = { 0 };
+    struct ruleset *rs = ruleset_load(cfg->rules.dirs.v, cfg->rules.dirs.n, &d);
+    for (size_t i = 0; i < d.n; i++)
+        fprintf(stderr, "%s\n", d.v[i]);
+    if (rs)
+        fprintf(stderr, "rules: %zu rules in %zu groups from %zu files\n", rs->nrules, rs->ngroups,
+                rs->nfiles);
+    int bad = rs ? 0 : 1;
+    ruleset_destroy(rs);
+    rule_diags_free(&d);
     return bad;
 }
 
