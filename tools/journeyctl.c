@@ -22,6 +22,7 @@
 #include "decode/event.h"
 #include "evaluate/expr.h"
 #include "evaluate/query.h"
+#include "evaluate/rule.h"
 #include "store/store.h"
 #include "tools/ctl.h"
 
@@ -196,11 +197,14 @@ static int ctl_query(const char *cfgpath, int argc, char **argv)
         fprintf(stderr, "--at: %s is not a whole minute (the finest bucket is 1 minute)\n", at_s);
         return EXIT_USAGE;
     }
-    if (!(e = expr_parse(text, err, sizeof(err)))) {
+    /* the checks a rule file gets: known functions with the right arguments */
+    if (!(e = expr_parse(text, err, sizeof(err))) ||
+        rule_check_expr(e, NULL, 0, err, sizeof(err)) != JD_OK) {
         fprintf(stderr, "query: %s\n  %s\n", err, text);
         unsigned col = 0;
         if (sscanf(err, "col %u", &col) == 1 && col > 0)
             fprintf(stderr, "  %*s^\n", (int)col - 1, "");
+        expr_free(e);
         return EXIT_USAGE;
     }
     if (!(tz = tz_load(zone, err, sizeof(err)))) {

@@ -576,6 +576,9 @@ static enum jd_err query_fn_consecutive(struct query_ctx *c, const struct expr_n
     bool *alive = NULL;
     enum jd_err err;
 
+    if (nn->kind != EXPR_NUMBER || per->kind != EXPR_NAME)
+        return jd_errf(JD_ERR_INVALID, c->errstr, c->errstr_size,
+                       "col %u: consecutive(N, period, condition)", e->col);
     if (!c->env->tz)
         return jd_errf(JD_ERR_INVALID, c->errstr, c->errstr_size,
                        "col %u: consecutive() needs a timezone", e->col);
@@ -628,7 +631,24 @@ out:
 enum jd_err query_eval_call(struct query_ctx *c, const struct expr_node *e,
                             struct query_result *out)
 {
-    /* argument kinds were checked when the expression was compiled (rule_check_expr) */
+    /*
+     * Argument kinds are checked when an expression is compiled (rule_check_expr);
+     * this only keeps an unchecked tree from reaching a missing argument.
+     */
+    static const struct {
+        const char *name;
+        size_t npos;
+    } arity[] = {
+        { "table", 1 }, { "ratio", 2 }, { "pct_change", 2 }, { "absent", 1 }, { "consecutive", 3 }
+    };
+    for (size_t i = 0; i < JD_ARRAY_SIZE(arity); i++) {
+        size_t npos = 0;
+        for (size_t k = 0; k < e->nargs; k++)
+            npos += !e->argnames[k];
+        if (!strcmp(e->func, arity[i].name) && npos != arity[i].npos)
+            return jd_errf(JD_ERR_INVALID, c->errstr, c->errstr_size,
+                           "col %u: %s() takes %zu arguments", e->col, e->func, arity[i].npos);
+    }
     if (!strcmp(e->func, "table"))
         return query_fn_table(c, e, out);
     if (!strcmp(e->func, "ratio"))

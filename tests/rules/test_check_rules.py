@@ -66,6 +66,14 @@ with tempfile.TemporaryDirectory() as tmp:
     check(p.returncode == 0 and "SUCCESS: 10 rules in 2 groups" in p.stdout,
           "the shipped rules compile without a warning: " + p.stdout.strip().splitlines()[-1])
 
+    # journeyctl query applies the same checks before it touches Redis
+    for q, msg in (("pct_change(count(a[1m]))", "pct_change() takes an expression"),
+                   ("consecutive(3, fortnight, count(a[day]) > 1)", "consecutive() takes a count"),
+                   ("ratio(count(a[1h]))", "ratio() takes two expressions")):
+        p = subprocess.run([ctl, "query", q, "--at", "1700000040"], capture_output=True,
+                           text=True)
+        check(p.returncode == 2 and msg in p.stderr, f"query {q!r} refused: {p.stderr.strip()[:80]!r}")
+
     # replay: the silence rule over a file with a gap, messages exactly as alerts.md
     events = os.path.join(tmp, "events.ndjson")
     with open(events, "w") as f:
