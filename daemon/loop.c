@@ -18,6 +18,8 @@
 #include "core/jd.h"
 #include "core/log.h"
 #include "core/ts.h"
+#include "evaluate/rule.h"
+#include "evaluator.h"
 #include "pipeline.h"
 #include "publish/publish.h"
 #include "store/store.h"
@@ -27,7 +29,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#define LOOP_MAX_PARTS 4096
+#define LOOP_MAX_PARTS   4096
+#define LOOP_EXIT_CONFIG 78 /* EX_CONFIG: systemd's RestartPreventExitStatus */
 /*
  * A partition Kafka still assigns here although another instance claimed it
  * in Redis (a zombie, or a rebalance this instance has not seen yet) is
@@ -44,6 +47,7 @@ struct loop {
     struct pipeline *pipe;
     struct publish *pub;
     struct consume *cons;
+    struct evaluator *ev;
     rd_kafka_message_t **msgs;
     char owner[128];
     char err[JD_ERRSTR_SIZE];
@@ -237,6 +241,7 @@ static void loop_finish(struct loop *l)
         int64_t offs[LOOP_MAX_PARTS];
         l->backoff_ms = 0;
         l->last_commit_ms = ts_mono_ms();
+        evaluator_poke(l->ev);
         size_t np = pipeline_positions(l->pipe, parts, offs, LOOP_MAX_PARTS);
         consume_store_offsets(l->cons, parts, offs, np);
     } else if (e == JD_ERR_GAP || e == JD_ERR_FENCED) {
@@ -374,13 +379,45 @@ static void loop_housekeeping(struct loop *l, int64_t now)
     }
 }
 
+/* Compiles the rule files; logs every diagnostic once. NULL when any has an error. */
+static struct ruleset *loop_load_rules(struct loop *l)
+{
+    struct rule_diags d = { 0 };
+    int64_t t0 = ts_mono_ms();
+    struct ruleset *rs = ruleset_load(l->cfg->rules.dirs.v, l->cfg->rules.dirs.n, &d);
+    for (size_t i = 0; i < d.n; i++) {
+        if (strstr(d.v[i], ": warning: "))
+            log_warn("rules", "rule file warning", "diagnostic=%s", log_q(d.v[i]));
+        else
+            log_error("rules", "rule file error", "diagnostic=%s", log_q(d.v[i]));
+    }
+    if (rs)
+        log_info("rules", "rules loaded", "rules=%zu groups=%zu files=%zu compile_ms=%lld",
+                 rs->nrules, rs->ngroups, rs->nfiles, (long long)(ts_mono_ms() - t0));
+    rule_diags_free(&d);
+    return rs;
+}
+
+/* SIGHUP: all or nothing — a new ruleset only if every file compiles. */
+static void loop_reload(struct loop *l)
+{
+    log_info("loop",
+             "SIGHUP received: reloading rules (other configuration changes need a restart)",
+             "config=%s", log_q(l->opts->config_path ? l->opts->config_path : "(none)"));
+    struct ruleset *rs = loop_load_rules(l);
+    if (!rs) {
+        log_error("rules", "reload failed: the previous rules keep running", "%s", "");
+        return;
+    }
+    if (evaluator_set_ruleset(l->ev, rs, l->err, sizeof(l->err)))
+        log_error("rules", "reload failed: the previous rules keep running", "error=%s",
+                  log_q(l->err));
+}
+
 static int loop_setup(struct loop *l)
 {
     char host[64] = "localhost";
     const char *bootstrap = l->cfg->kafka.brokers;
-    struct window_retention ret = { { l->cfg->windows.retention_minute_ms,
-                                      l->cfg->windows.retention_hour_ms,
-                                      l->cfg->windows.retention_day_ms } };
 
     gethostname(host, sizeof(host) - 1);
     srand((unsigned)(ts_now_ms() ^ getpid()));
@@ -403,15 +440,18 @@ static int loop_setup(struct loop *l)
                bootstrap, l->cfg->kafka.topics.events);
         fflush(stdout);
     }
-    struct store_opts so = { l->cfg->redis.url,
-                             l->cfg->redis.password,
-                             l->cfg->redis.prefix,
-                             l->cfg->redis.connect_timeout_ms,
-                             l->cfg->redis.command_timeout_ms,
-                             ret };
+    struct store_opts so;
+    store_opts_from_config(&so, l->cfg);
+    struct ruleset *rs = loop_load_rules(l);
+    if (!rs)
+        return LOOP_EXIT_CONFIG;
     if (!(l->store = store_new(&so, l->err, sizeof(l->err))) ||
         !(l->pipe = pipeline_new(l->cfg, l->store, l->owner, l->err, sizeof(l->err))) ||
-        !(l->pub = publish_new(l->cfg, bootstrap, l->err, sizeof(l->err))) ||
+        !(l->pub = publish_new(l->cfg, bootstrap, l->err, sizeof(l->err)))) {
+        ruleset_destroy(rs);
+        goto fail;
+    }
+    if (!(l->ev = evaluator_new(l->cfg, rs, l->pub, l->owner, l->err, sizeof(l->err))) ||
         !(l->cons = consume_new(l->cfg, bootstrap, l->opts->exit_on_eof, l->err, sizeof(l->err))))
         goto fail;
     l->msgs = calloc((size_t)l->cfg->batch.max_events, sizeof(*l->msgs));
@@ -431,6 +471,7 @@ static void loop_teardown(struct loop *l)
 {
     /* order: consumer (leave group, commit stored offsets), producer (flush), Redis, broker */
     consume_destroy(l->cons);
+    evaluator_destroy(l->ev); /* before the producer: it waits for its alerts */
     publish_destroy(l->pub);
     pipeline_destroy(l->pipe);
     store_destroy(l->store);
@@ -454,8 +495,7 @@ int loop_run(struct config *cfg, const struct loop_opts *opts)
         int64_t now = ts_mono_ms();
         if (*opts->reload) {
             *opts->reload = 0;
-            log_info("loop", "SIGHUP received: configuration changes need a restart", "config=%s",
-                     log_q(opts->config_path ? opts->config_path : "(none)"));
+            loop_reload(&l);
         }
         loop_assignments(&l);
         if (!pipeline_in_flight(l.pipe)) {
@@ -477,6 +517,8 @@ int loop_run(struct config *cfg, const struct loop_opts *opts)
         } else {
             loop_finish(&l);
         }
+        evaluator_run(l.ev);
+        pipeline_set_watermark(l.pipe, evaluator_watermark(l.ev));
         now = ts_mono_ms();
         if (now - l.last_housekeeping >= 1000) {
             l.last_housekeeping = now;
@@ -486,6 +528,10 @@ int loop_run(struct config *cfg, const struct loop_opts *opts)
             !pipeline_pending(l.pipe) && !pipeline_in_flight(l.pipe) &&
             pipeline_all_active(l.pipe)) {
             log_info("loop", "every partition is at its end (--exit-on-eof)", "%s", "");
+            /* the data is complete: evaluate up to its last event, as a replay would */
+            if (!evaluator_drain(l.ev, (int)(cfg->rules.lease_ttl_ms + 30000)))
+                log_warn("loop", "rules not evaluated to the end of the data before exiting", "%s",
+                         "");
             break;
         }
     }

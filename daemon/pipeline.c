@@ -33,6 +33,7 @@ struct pipeline_bpart {
     bool in;
     int64_t from, to;  /* offsets [from, to) */
     int64_t st;        /* stream time at the end of the batch */
+    int64_t t0;        /* earliest event time in the batch (INT64_MIN: none) */
     unsigned char *fp; /* the batch's seen-id fingerprints, by slice */
     size_t fplen, fpcap;
     struct pipeline_seg *segs;
@@ -90,6 +91,7 @@ struct pipeline {
     struct pipeline_batch *building;
     struct pipeline_batch *inflight; /* NULL when no flush awaits its reply */
     int64_t slice_ms;
+    int64_t wm; /* the group's watermark as last heard (INT64_MIN: not yet) */
     struct pipeline_counters c;
     struct store_refusal *refused; /* room for every partition of a batch */
     size_t caprefused;
@@ -182,6 +184,7 @@ struct pipeline *pipeline_new(const struct config *cfg, struct store *store, con
     p->batches[1].agg = agg_new();
     if (!p->owner || !p->dec || !p->batches[0].agg || !p->batches[1].agg)
         goto nomem;
+    p->wm = INT64_MIN;
     p->building = &p->batches[0];
     p->slice_ms = cfg->events.dedup_window_ms / PIPELINE_DEDUP_SLICES;
     if (p->slice_ms < 1000)
@@ -425,6 +428,7 @@ enum pipeline_verdict pipeline_add(struct pipeline *p, const struct pipeline_msg
         bp->fplen = 0;
         bp->nsegs = 0;
         bp->dup = bp->dlq = bp->too_old = bp->late = 0;
+        bp->t0 = INT64_MIN;
         b->parts[b->nparts++] = m->partition;
     }
     pp->pos = m->offset + 1;
@@ -441,7 +445,10 @@ enum pipeline_verdict pipeline_add(struct pipeline *p, const struct pipeline_msg
         bp->too_old++;
         return PIPELINE_TOO_OLD;
     }
-    if (bst != INT64_MIN && ev->ts_ms < bst - p->cfg->rules.lateness_ms)
+    /* late: behind the group's watermark (rules.md); before one is known, behind this partition's
+     */
+    if (p->wm != INT64_MIN ? ev->ts_ms < p->wm
+                           : bst != INT64_MIN && ev->ts_ms < bst - p->cfg->rules.lateness_ms)
         bp->late++;
     int64_t nst = bst == INT64_MIN || ev->ts_ms > bst ? ev->ts_ms : bst;
     if (p->cfg->events.dedup_window_ms > 0) {
@@ -460,6 +467,8 @@ enum pipeline_verdict pipeline_add(struct pipeline *p, const struct pipeline_msg
             goto nomem;
     }
     pp->bst = nst;
+    if (bp->t0 == INT64_MIN || ev->ts_ms < bp->t0)
+        bp->t0 = ev->ts_ms;
     size_t ln = series_labels_encode(ev, p->labels);
     uint64_t sid = series_id(ev->type, p->labels, ln);
     if (!agg_add(b->agg, sid, ev->type, (struct jd_str){ p->labels, ln }, ev->ts_ms, ev->has_value,
@@ -551,7 +560,7 @@ static bool pipeline_request(struct pipeline *p, struct pipeline_batch *b, struc
         const struct pipeline_part *pp = &p->parts[part];
         bp->to = pp->pos;
         bp->st = pp->bst;
-        b->sparts[i] = (struct store_part){ part, pp->epoch, bp->from, bp->to, bp->st };
+        b->sparts[i] = (struct store_part){ part, pp->epoch, bp->from, bp->to, bp->st, bp->t0 };
         for (size_t k = 0; k < bp->nsegs; k++)
             b->sseen[nseen++] =
                 (struct store_seen){ part, bp->segs[k].slice,
@@ -678,6 +687,12 @@ size_t pipeline_positions(const struct pipeline *p, int32_t *parts, int64_t *off
         }
     }
     return n;
+}
+
+void pipeline_set_watermark(struct pipeline *p, int64_t wm)
+{
+    if (wm > p->wm)
+        p->wm = wm;
 }
 
 const struct pipeline_counters *pipeline_counters(const struct pipeline *p)

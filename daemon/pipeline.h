@@ -166,6 +166,13 @@ void pipeline_unclaim_all(struct pipeline *p);
  */
 size_t pipeline_positions(const struct pipeline *p, int32_t *parts, int64_t *offsets, size_t cap);
 
+/**
+ * @brief Tell the pipeline the group's watermark (rules.md): from then on an
+ *        event behind it counts as late. Before the first call, "late" means
+ *        behind its own partition's stream time minus the lateness.
+ */
+void pipeline_set_watermark(struct pipeline *p, int64_t wm);
+
 /** @returns the totals. */
 const struct pipeline_counters *pipeline_counters(const struct pipeline *p);
 

@@ -80,6 +80,8 @@ struct ctl_test {
     struct event_decoder *dec;
     struct event *ev;
     const struct ydoc_node *watch; /* the test's `watch:` list (NULL: every alert) */
+    const char *events_out;        /* --events-out DIR: each case's events as NDJSON */
+    int ncase;                     /* the case's number, across files */
 };
 
 /* Is \p alert among the ones the test case watches? */
@@ -615,6 +617,19 @@ static int ctl_exp_cmp(const void *a, const void *b)
 }
 
 /* Runs one test case; failures are appended to t->fails. */
+/* The case's events, in the order the engine sees them, for an end-to-end run through Kafka. */
+static bool ctl_write_events(const struct ctl_test *t, const struct ctl_events *evs)
+{
+    char path[4200];
+    snprintf(path, sizeof(path), "%s/%d.ndjson", t->events_out, t->ncase);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return false;
+    for (size_t i = 0; i < evs->n; i++)
+        fprintf(f, "%.*s\n", (int)evs->v[i].len, evs->v[i].msg);
+    return fclose(f) == 0;
+}
+
 static void ctl_run_case(struct ctl_test *t, const struct ruleset *rs, const struct config *cfg,
                          int64_t lateness, const struct ydoc_node *tc)
 {
@@ -631,6 +646,8 @@ static void ctl_run_case(struct ctl_test *t, const struct ruleset *rs, const str
         goto out;
     if (!((n = ctl_get(tc, "sort")) && !strcmp(n->str, "false")) && evs.n > 1)
         qsort(evs.v, evs.n, sizeof(*evs.v), ctl_event_cmp);
+    if (t->events_out && !ctl_write_events(t, &evs))
+        ctl_fail(t, tc, "cannot write %s/%d.ndjson", t->events_out, t->ncase);
     if (expect && expect->kind == YDOC_SEQ && expect->n &&
         !(exps = calloc(expect->n, sizeof(*exps))))
         goto out;
@@ -701,11 +718,12 @@ static void ctl_test_reset(struct ctl_test *t)
 }
 
 /* Runs every case of one test file; returns the number of failed cases (-1: the file itself). */
-static int ctl_test_file(const char *path, const struct config *cfg, bool tap, int *ncase,
-                         struct event_decoder *dec, struct event *ev)
+static int ctl_test_file(const char *path, const struct config *cfg, bool tap,
+                         const char *events_out, int *ncase, struct event_decoder *dec,
+                         struct event *ev)
 {
     char err[4096];
-    struct ctl_test t = { .file = path, .dec = dec, .ev = ev };
+    struct ctl_test t = { .file = path, .dec = dec, .ev = ev, .events_out = events_out };
     struct ydoc *doc = ydoc_load(path, err, sizeof(err));
     struct ruleset *rs = NULL;
     struct rule_diags d = { 0 };
@@ -749,8 +767,8 @@ static int ctl_test_file(const char *path, const struct config *cfg, bool tap, i
     for (size_t i = 0; i < tests->n; i++) {
         const struct ydoc_node *tc = tests->items[i], *name = ctl_get(tc, "name");
         ctl_test_reset(&t);
+        t.ncase = ++(*ncase);
         ctl_run_case(&t, rs, cfg, lateness, tc);
-        (*ncase)++;
         const char *nm = name && name->str ? name->str : "(unnamed)";
         if (tap)
             printf("%s %d - %s: %s\n", t.nfails ? "not ok" : "ok", *ncase, path, nm);
@@ -780,12 +798,21 @@ out:
 
 int ctl_test_rules(const char *cfgpath, int argc, char **argv)
 {
-    bool tap = argc > 0 && !strcmp(argv[0], "--tap");
-    int first = tap ? 1 : 0, ncase = 0, nfail = 0, rc = 0;
+    bool tap = false;
+    const char *events_out = NULL;
+    int first = 0, ncase = 0, nfail = 0, rc = 0;
+    for (; first < argc && argv[first][0] == '-'; first++) {
+        if (!strcmp(argv[first], "--tap"))
+            tap = true;
+        else if (!strcmp(argv[first], "--events-out") && first + 1 < argc)
+            events_out = argv[++first];
+        else
+            break;
+    }
     char err[JD_ERRSTR_SIZE];
     struct event_decoder_opts dopts;
     if (argc <= first) {
-        fprintf(stderr, "usage: journeyctl test rules [--tap] TEST.yaml...\n");
+        fprintf(stderr, "usage: journeyctl test rules [--tap] [--events-out DIR] TEST.yaml...\n");
         return EXIT_USAGE;
     }
     struct config *cfg = ctl_config(cfgpath);
@@ -802,7 +829,7 @@ int ctl_test_rules(const char *cfgpath, int argc, char **argv)
     for (int i = first; i < argc; i++) {
         if (!tap)
             printf("Unit Testing: %s\n", argv[i]);
-        int f = ctl_test_file(argv[i], cfg, tap, &ncase, dec, ev);
+        int f = ctl_test_file(argv[i], cfg, tap, events_out, &ncase, dec, ev);
         nfail += f < 0 ? 1 : f;
     }
     if (tap)

@@ -45,7 +45,7 @@ static void ctl_usage(FILE *out)
           "        seconds, a whole minute; default: now)\n"
           "  check config FILE        validate a config file (exit 0 ok, 78 invalid)\n"
           "  check rules FILE|DIR...  compile rule files; errors and warnings as file:line:col\n"
-          "  test rules [--tap] FILE...\n"
+          "  test rules [--tap] [--events-out DIR] FILE...\n"
           "        run rule unit tests (rules/tests/*.test.yaml; exit 1 if any fails)\n"
           "  replay --rules DIR|FILE... [--lateness D] [--external-url URL] [EVENTS|-]\n"
           "        backtest: run the rules over NDJSON events (or kcat -J lines) in event\n"
@@ -215,13 +215,8 @@ static int ctl_query(const char *cfgpath, int argc, char **argv)
         rc = EXIT_CONFIG;
         goto out;
     }
-    struct store_opts so = { cfg->redis.url,
-                             cfg->redis.password,
-                             cfg->redis.prefix,
-                             cfg->redis.connect_timeout_ms,
-                             cfg->redis.command_timeout_ms,
-                             { { cfg->windows.retention_minute_ms, cfg->windows.retention_hour_ms,
-                                 cfg->windows.retention_day_ms } } };
+    struct store_opts so;
+    store_opts_from_config(&so, cfg);
     if (!(store = store_new(&so, err, sizeof(err))) ||
         store_connect(store, err, sizeof(err)) != JD_OK) {
         fprintf(stderr, "journeyctl: %s\n", err);

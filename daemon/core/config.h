@@ -66,10 +66,10 @@ struct config {
     } attribution;
     struct {
         struct config_list dirs;
-        int64_t lateness_ms, idle_timeout_ms;
+        int64_t lateness_ms, idle_timeout_ms, lease_ttl_ms;
     } rules;
     struct {
-        char *listen;
+        char *listen, *external_url;
     } http;
     struct {
         char *level, *format;

@@ -122,10 +122,18 @@ static const struct config_entry config_entries[] = {
       "The watermark trails the newest event time by this much.", 0 },
     { "rules.idle_timeout", CONFIG_DURATION, OFF(rules.idle_timeout_ms), "30s", 1000, DAY, NULL,
       "A partition without events for this long stops holding the watermark back.", 0 },
+    { "rules.lease_ttl", CONFIG_DURATION, OFF(rules.lease_ttl_ms), "10s", 1000, 300000, NULL,
+      "One instance of a group evaluates rules, holding a lease in Redis renewed well within "
+      "this; when it dies another takes over after at most this long.",
+      0 },
 
     /* http */
     { "http.listen", CONFIG_STRING, OFF(http.listen), "127.0.0.1:9464", 0, 0, NULL,
       "Address of the HTTP endpoint (metrics, health, status); empty disables it.", 0 },
+    { "http.external_url", CONFIG_STRING, OFF(http.external_url), "", 0, 0, NULL,
+      "Base URL people reach journeyd at, for alerts' `generatorURL` and `externalURL`; "
+      "empty: `http://` + `http.listen`.",
+      0 },
 
     /* log */
     { "log.level", CONFIG_ENUM, OFF(log.level), "info", 0, 0, "error|warn|info|debug", "Log level.",

@@ -10,6 +10,7 @@
  * is alertmsg.c's; persisting and publishing are the caller's.
  */
 #include "evaluate/engine.h"
+#include "evaluate/engine_int.h"
 
 #include "core/hash.h"
 #include "core/jd.h"
@@ -20,45 +21,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-struct engine_alert {
-    bool used;
-    uint64_t key; /* hash of group, rule and fingerprint: the table key */
-    size_t rule;  /* index into the current ruleset (SIZE_MAX: its rule is gone) */
-    char *group, *alert;
-    uint64_t fp;
-    struct query_label *labels;
-    size_t nlabels;
-    enum engine_state state;
-    bool held;            /* the condition's truth at the last judged tick */
-    int64_t active_since; /* t1 */
-    int64_t fired_at;
-    int64_t false_since; /* t0 for keep_firing_for (INT64_MIN: holding) */
-    int64_t last_sent;
-    int64_t seen_tick; /* last tick at which its series had an opinion */
-    uint64_t seq;
-    bool has_value, has_threshold;
-    double value, threshold;
-};
-
-struct engine_group {
-    char *name;
-    int64_t last_tick; /* INT64_MIN: none yet */
-    int64_t since;     /* first tick evaluated (min_coverage counts from here) */
-};
-
-struct engine {
-    const struct ruleset *rs;
-    struct query_source src;
-    char *receiver, *external_url;
-    int64_t start; /* INT64_MIN: not declared */
-    struct engine_group *groups;
-    size_t ngroups;
-    struct engine_alert *tab;
-    size_t cap, used;
-    size_t *order; /* table slots in creation order, for stable iteration */
-    size_t norder, caporder;
-};
 
 const char *engine_state_name(enum engine_state s)
 {
@@ -150,21 +112,18 @@ static uint64_t engine_fingerprint(const struct query_label *l, size_t n)
     return alertmsg_fingerprint(al, n < JD_ARRAY_SIZE(al) ? n : JD_ARRAY_SIZE(al));
 }
 
-/* Finds or creates the alert of rule \p ri for labels \p l. */
-static struct engine_alert *engine_alert_get(struct engine *e, size_t ri,
-                                             const struct query_label *l, size_t n)
+struct engine_alert *engine_alert_intern(struct engine *e, const char *group, const char *alert,
+                                         const struct query_label *l, size_t n)
 {
-    const struct rule *r = &e->rs->rules[ri];
-    const char *group = e->rs->groups[r->group].name;
     uint64_t fp = engine_fingerprint(l, n);
-    uint64_t key = engine_key(group, r->alert, fp);
-    size_t i = e->cap ? engine_slot(e->tab, e->cap, key, group, r->alert, fp) : 0;
+    uint64_t key = engine_key(group, alert, fp);
+    size_t i = e->cap ? engine_slot(e->tab, e->cap, key, group, alert, fp) : 0;
     if (e->cap && e->tab[i].used)
         return &e->tab[i];
     if ((e->used + 1) * 2 > e->cap) {
         if (!engine_grow(e))
             return NULL;
-        i = engine_slot(e->tab, e->cap, key, group, r->alert, fp);
+        i = engine_slot(e->tab, e->cap, key, group, alert, fp);
     }
     if (!jd_reserve((void **)&e->order, &e->caporder, e->norder + 1, sizeof(*e->order)))
         return NULL;
@@ -172,7 +131,7 @@ static struct engine_alert *engine_alert_get(struct engine *e, size_t ri,
     memset(a, 0, sizeof(*a));
     a->labels = calloc(n ? n : 1, sizeof(*a->labels));
     a->group = strdup(group);
-    a->alert = strdup(r->alert);
+    a->alert = strdup(alert);
     bool ok = a->labels && a->group && a->alert;
     for (size_t k = 0; ok && k < n; k++) {
         a->labels[k].name = strdup(l[k].name);
@@ -187,12 +146,39 @@ static struct engine_alert *engine_alert_get(struct engine *e, size_t ri,
     a->used = true;
     a->key = key;
     a->fp = fp;
-    a->rule = ri;
+    a->rule = SIZE_MAX;
     a->false_since = INT64_MIN;
     a->seen_tick = INT64_MIN;
     e->used++;
     e->order[e->norder++] = i;
     return a;
+}
+
+/* Finds or creates the alert of rule \p ri for labels \p l. */
+static struct engine_alert *engine_alert_get(struct engine *e, size_t ri,
+                                             const struct query_label *l, size_t n)
+{
+    const struct rule *r = &e->rs->rules[ri];
+    struct engine_alert *a = engine_alert_intern(e, e->rs->groups[r->group].name, r->alert, l, n);
+    if (a)
+        a->rule = ri;
+    return a;
+}
+
+void engine_clear(struct engine *e)
+{
+    for (size_t k = 0; k < e->norder; k++)
+        engine_alert_free(&e->tab[e->order[k]]);
+    free(e->tab);
+    free(e->order);
+    e->tab = NULL;
+    e->order = NULL;
+    e->cap = e->used = e->norder = e->caporder = 0;
+    e->start = e->high = INT64_MIN;
+    for (size_t g = 0; g < e->ngroups; g++) {
+        e->groups[g].last_tick = e->groups[g].since = INT64_MIN;
+        e->groups[g].join_at_wm = false;
+    }
 }
 
 /* ------------------------------------------------------------ lifecycle */
@@ -306,7 +292,8 @@ static int64_t engine_due(const struct engine *e, size_t g, int64_t watermark)
     int64_t last = e->groups[g].last_tick;
     if (last != INT64_MIN)
         return engine_tick_after(rg, last);
-    if (e->start != INT64_MIN)
+    /* a group added by a reload starts at the watermark, not at the start of data */
+    if (e->start != INT64_MIN && !e->groups[g].join_at_wm)
         return engine_tick_after(rg, e->start);
     return engine_tick_floor(rg, watermark);
 }
@@ -356,8 +343,10 @@ static bool engine_map_groups(struct engine *e, const struct ruleset *rs)
             free(g);
             return false;
         }
+        g[i].join_at_wm = e->high != INT64_MIN;
         for (size_t k = 0; k < e->ngroups; k++)
             if (!strcmp(e->groups[k].name, g[i].name)) {
+                g[i].join_at_wm = e->groups[k].join_at_wm;
                 g[i].last_tick = e->groups[k].last_tick;
                 g[i].since = e->groups[k].since;
             }
@@ -379,7 +368,7 @@ struct engine *engine_new(const struct ruleset *rs, struct query_source src,
         return NULL;
     }
     e->src = src;
-    e->start = INT64_MIN;
+    e->start = e->high = INT64_MIN;
     e->receiver = strdup(opts && opts->receiver ? opts->receiver : "journey.alerts");
     e->external_url = strdup(opts && opts->external_url ? opts->external_url : "");
     if (!e->receiver || !e->external_url || engine_set_ruleset(e, rs, errstr, errstr_size)) {
@@ -394,10 +383,7 @@ void engine_destroy(struct engine *e)
 {
     if (!e)
         return;
-    for (size_t k = 0; k < e->norder; k++)
-        engine_alert_free(&e->tab[e->order[k]]);
-    free(e->tab);
-    free(e->order);
+    engine_clear(e);
     for (size_t k = 0; k < e->ngroups; k++)
         free(e->groups[k].name);
     free(e->groups);
@@ -553,6 +539,8 @@ enum jd_err engine_eval(struct engine *e, size_t group, int64_t tick, engine_msg
         }
     }
     e->groups[group].last_tick = tick;
+    if (tick > e->high)
+        e->high = tick;
     return first;
 }
 

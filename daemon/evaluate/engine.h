@@ -126,6 +126,31 @@ size_t engine_nalerts(const struct engine *e);
 /** Fill \p v with alert \p i (0 <= i < engine_nalerts()); valid until the next engine call. */
 void engine_alert_at(const struct engine *e, size_t i, struct engine_alert_view *v);
 
+/**
+ * @brief Serialize everything the engine has learnt (start, each group's
+ *        last tick, every alert with its labels, state, timers, value and
+ *        seq, inactive ones included) as one JSON document, so that a
+ *        restarted or new evaluator continues exactly where this one was.
+ * @param out set to a malloc'd, NUL-terminated document (caller frees).
+ * @returns JD_OK or JD_ERR_NOMEM.
+ */
+enum jd_err engine_save(const struct engine *e, char **out, size_t *len, char *errstr,
+                        size_t errstr_size);
+
+/**
+ * @brief Replace the engine's state with one engine_save() wrote (with this
+ *        or an older ruleset: alerts of rules that are gone keep only their
+ *        seq, groups that are gone are dropped). On error the engine is left
+ *        cleared (as engine_reset()), never half-loaded.
+ * @returns JD_OK, JD_ERR_INVALID (not a saved state; errstr says where),
+ *          JD_ERR_NOMEM.
+ */
+enum jd_err engine_load(struct engine *e, const char *doc, size_t len, char *errstr,
+                        size_t errstr_size);
+
+/** Forget all state, as if freshly created with the current ruleset. */
+void engine_reset(struct engine *e);
+
 /** @returns "inactive", "pending" or "firing". */
 const char *engine_state_name(enum engine_state s);
 

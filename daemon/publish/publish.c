@@ -19,15 +19,30 @@
 
 struct publish {
     rd_kafka_t *rk;
-    char *dlq_topic;
+    char *dlq_topic, *alerts_topic;
     uint64_t delivered, failed;
-    char last_error[256];
+    /* alerts: queued and not yet reported on, and failures since the last check */
+    uint64_t alerts_outstanding, alerts_failed, alerts_delivered;
+    char last_error[256], alert_error[256];
 };
+
+/* The per-message opaque that tells an alert's delivery report from a dead letter's. */
+static char publish_alert_mark;
 
 static void publish_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     struct publish *p = opaque;
     (void)rk;
+    if (m->_private == &publish_alert_mark) {
+        p->alerts_outstanding--;
+        if (m->err) {
+            p->alerts_failed++;
+            snprintf(p->alert_error, sizeof(p->alert_error), "%s", rd_kafka_err2str(m->err));
+        } else {
+            p->alerts_delivered++;
+        }
+        return;
+    }
     if (m->err) {
         p->failed++;
         snprintf(p->last_error, sizeof(p->last_error), "%s", rd_kafka_err2str(m->err));
@@ -43,7 +58,8 @@ struct publish *publish_new(const struct config *cfg, const char *bootstrap, cha
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     char err[512];
 
-    if (!p || !conf || !(p->dlq_topic = strdup(cfg->kafka.topics.dlq))) {
+    if (!p || !conf || !(p->dlq_topic = strdup(cfg->kafka.topics.dlq)) ||
+        !(p->alerts_topic = strdup(cfg->kafka.topics.alerts))) {
         jd_errf(JD_ERR_NOMEM, errstr, errstr_size, "out of memory");
         goto fail;
     }
@@ -95,6 +111,7 @@ void publish_destroy(struct publish *p)
         rd_kafka_destroy(p->rk);
     }
     free(p->dlq_topic);
+    free(p->alerts_topic);
     free(p);
 }
 
@@ -159,4 +176,48 @@ void publish_poll(struct publish *p)
 uint64_t publish_dlq_delivered(const struct publish *p)
 {
     return p->delivered;
+}
+
+enum jd_err publish_alert(struct publish *p, const char *key, const void *value, size_t len,
+                          const char *const *hdr_names, const char *const *hdr_values, size_t nhdrs,
+                          char *errstr, size_t errstr_size)
+{
+    rd_kafka_headers_t *hdrs = rd_kafka_headers_new(nhdrs + 1);
+    for (size_t i = 0; i < nhdrs; i++)
+        rd_kafka_header_add(hdrs, hdr_names[i], -1, hdr_values[i], -1);
+    for (int waited = 0;; waited += 100) {
+        rd_kafka_resp_err_t e = rd_kafka_producev(
+            p->rk, RD_KAFKA_V_TOPIC(p->alerts_topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_KEY(key, strlen(key)), RD_KAFKA_V_VALUE((void *)value, len),
+            RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(&publish_alert_mark), RD_KAFKA_V_END);
+        if (!e) {
+            p->alerts_outstanding++;
+            return JD_OK;
+        }
+        if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL && waited < PUBLISH_QUEUE_WAIT_MS) {
+            rd_kafka_poll(p->rk, 100);
+            continue;
+        }
+        rd_kafka_headers_destroy(hdrs);
+        return jd_errf(JD_ERR_KAFKA, errstr, errstr_size, "produce to %s: %s", p->alerts_topic,
+                       rd_kafka_err2str(e));
+    }
+}
+
+enum jd_err publish_alerts_settled(struct publish *p, bool *settled, char *errstr,
+                                   size_t errstr_size)
+{
+    rd_kafka_poll(p->rk, 0);
+    *settled = p->alerts_outstanding == 0;
+    if (*settled && p->alerts_failed) {
+        p->alerts_failed = 0;
+        return jd_errf(JD_ERR_KAFKA, errstr, errstr_size, "alert delivery to %s failed: %s",
+                       p->alerts_topic, p->alert_error);
+    }
+    return JD_OK;
+}
+
+uint64_t publish_alerts_delivered(const struct publish *p)
+{
+    return p->alerts_delivered;
 }

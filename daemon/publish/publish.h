@@ -15,6 +15,7 @@
 #include "core/err.h"
 
 #include <librdkafka/rdkafka.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 struct publish;
@@ -43,6 +44,30 @@ enum jd_err publish_wait(struct publish *p, int timeout_ms, char *errstr, size_t
 
 /** Serve delivery reports without blocking. */
 void publish_poll(struct publish *p);
+
+/**
+ * @brief Queue one alert message (engine.h's struct engine_msg) for the
+ *        alerts topic, keyed by its fingerprint. Copies everything. While the
+ *        producer queue is full, waits for room (up to 5 s).
+ * @returns JD_OK, or JD_ERR_KAFKA.
+ */
+enum jd_err publish_alert(struct publish *p, const char *key, const void *value, size_t len,
+                          const char *const *hdr_names, const char *const *hdr_values, size_t nhdrs,
+                          char *errstr, size_t errstr_size);
+
+/**
+ * @brief Serve delivery reports, then tell whether every alert queued so far
+ *        has been reported on.
+ * @param settled set to true when none is outstanding.
+ * @returns JD_OK, or JD_ERR_KAFKA when settled and at least one alert since
+ *          the last such answer was not delivered (the caller must not count
+ *          those messages as published).
+ */
+enum jd_err publish_alerts_settled(struct publish *p, bool *settled, char *errstr,
+                                   size_t errstr_size);
+
+/** @returns alert messages acknowledged so far. */
+uint64_t publish_alerts_delivered(const struct publish *p);
 
 /** @returns dead letters acknowledged so far. */
 uint64_t publish_dlq_delivered(const struct publish *p);

@@ -210,6 +210,17 @@ enum jd_err store_addr_parse(const char *url, struct store_addr *out, char *errs
 
 /* ------------------------------------------------------------ lifecycle */
 
+void store_opts_from_config(struct store_opts *o, const struct config *cfg)
+{
+    *o = (struct store_opts){ cfg->redis.url,
+                              cfg->redis.password,
+                              cfg->redis.prefix,
+                              cfg->redis.connect_timeout_ms,
+                              cfg->redis.command_timeout_ms,
+                              { { cfg->windows.retention_minute_ms, cfg->windows.retention_hour_ms,
+                                  cfg->windows.retention_day_ms } } };
+}
+
 struct store *store_new(const struct store_opts *opts, char *errstr, size_t errstr_size)
 {
     struct store *s = calloc(1, sizeof(*s));
@@ -414,7 +425,10 @@ enum jd_err store_connect(struct store *s, char *errstr, size_t errstr_size)
         (err = store_load_script(s, store_lua_claim, s->sha_claim, errstr, errstr_size)) ||
         (err = store_load_script(s, store_lua_pin, s->sha_pin, errstr, errstr_size)) ||
         (err = store_load_script(s, store_lua_gc, s->sha_gc, errstr, errstr_size)) ||
-        (err = store_load_script(s, store_lua_compact, s->sha_compact, errstr, errstr_size)))
+        (err = store_load_script(s, store_lua_compact, s->sha_compact, errstr, errstr_size)) ||
+        (err = store_load_script(s, store_lua_lease, s->sha_lease, errstr, errstr_size)) ||
+        (err = store_load_script(s, store_lua_evalsave, s->sha_evalsave, errstr, errstr_size)) ||
+        (err = store_load_script(s, store_lua_progress, s->sha_progress, errstr, errstr_size)))
         return err;
 
     /* Informational: eviction would silently drop offsets and windows. */

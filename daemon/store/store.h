@@ -11,7 +11,9 @@
  *   {P}:s:TYPE                      hash  series id -> canonical labels
  *   {P}:types                       set   event types seen
  *   {P}:p:TOPIC:PARTITION           hash  owner, epoch, next (offset), st (stream time;
- *                                         absent until the partition applied an event)
+ *                                         absent until the partition applied an event),
+ *                                         st0 (earliest event time applied), wt (Redis
+ *                                         clock at its last claim or batch)
  *   {P}:parts                       set   the partition hashes
  *   {P}:seen:TOPIC:PARTITION:SLICE  string 16-byte fingerprints of applied event ids
  *   {P}:gc                          zset  key -> event time after which it may go
@@ -25,6 +27,7 @@
 
 #include "aggregate/agg.h"
 #include "aggregate/window.h"
+#include "core/config.h"
 #include "core/err.h"
 #include "core/jd.h"
 
@@ -62,6 +65,9 @@ struct store_opts {
     int64_t command_timeout_ms;
     struct window_retention retention;
 };
+
+/** Fill \p o from the `redis.*` and `windows.*` settings (strings borrowed from \p cfg). */
+void store_opts_from_config(struct store_opts *o, const struct config *cfg);
 
 struct store;
 
@@ -151,6 +157,7 @@ struct store_part {
     int64_t epoch;
     int64_t from, to;
     int64_t st; /**< stream time after the batch (INT64_MIN: none yet, left unset) */
+    int64_t t0; /**< earliest event time in the batch (INT64_MIN: none) */
 };
 
 /** Fingerprints to append to one seen slice. */
@@ -275,5 +282,61 @@ const struct window_retention *store_retention(const struct store *s);
 
 /** @returns the key prefix ("jd"). */
 const char *store_prefix(const struct store *s);
+
+/* ------------------------------------------------------------ evaluator */
+
+/** One partition's progress, as the group-wide watermark needs it. */
+struct store_progress {
+    int32_t partition;
+    bool has_st, has_st0, has_wt;
+    int64_t st;  /**< max event time applied */
+    int64_t st0; /**< earliest event time applied */
+    int64_t wt;  /**< Redis clock at its last claim or batch, ms */
+};
+
+/**
+ * @brief Read every partition's progress for \p topic and Redis's clock, in
+ *        one round trip. Partitions beyond \p cap are left out (counted in *n).
+ */
+enum jd_err store_progress(struct store *s, const char *topic, struct store_progress *out,
+                           size_t cap, size_t *n, int64_t *now_ms, char *errstr,
+                           size_t errstr_size);
+
+/**
+ * @brief Take (or keep) the evaluator lease `{P}:lease` for \p ttl_ms.
+ * @param held set to whether \p owner holds it now.
+ */
+enum jd_err store_lease(struct store *s, const char *owner, int64_t ttl_ms, bool *held,
+                        char *errstr, size_t errstr_size);
+
+/** Give the lease up if \p owner holds it, so that another instance takes over at once. */
+enum jd_err store_lease_release(struct store *s, const char *owner, char *errstr,
+                                size_t errstr_size);
+
+/** The evaluator's saved state (`{P}:eval`). */
+struct store_evalstate {
+    char *engine; /**< the engine's document (engine_save()); NULL: none saved */
+    size_t engine_len;
+    bool has_wm;
+    int64_t wm;       /**< the watermark last evaluated against */
+    int64_t hb_seq;   /**< heartbeat messages sent */
+    int64_t hb_since; /**< the heartbeat's startsAt (0: never sent) */
+};
+
+/** Read the saved state; fields never saved come back empty. Free with store_evalstate_free(). */
+enum jd_err store_eval_load(struct store *s, struct store_evalstate *out, char *errstr,
+                            size_t errstr_size);
+
+/** Free what store_eval_load() filled; NULL is a no-op. */
+void store_evalstate_free(struct store_evalstate *st);
+
+/**
+ * @brief Save \p st (engine NULL: keep the saved one) if \p owner holds the
+ *        lease, renewing it for \p ttl_ms.
+ * @returns JD_OK, JD_ERR_FENCED (the lease is someone else's: nothing
+ *          written), JD_ERR_REDIS.
+ */
+enum jd_err store_eval_save(struct store *s, const char *owner, int64_t ttl_ms,
+                            const struct store_evalstate *st, char *errstr, size_t errstr_size);
 
 #endif

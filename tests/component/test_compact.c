@@ -157,8 +157,9 @@ static void flush_batch(struct fixture *f, struct store *s, int32_t partition, i
         st = JD_MAX(st, e.ts);
     }
     assert_true(agg_seal(f->agg));
-    struct store_part part = { partition, epoch, (int64_t)b * (NWEB + NAPP),
-                               (int64_t)(b + 1) * (NWEB + NAPP), st };
+    struct store_part part = {
+        partition, epoch, (int64_t)b * (NWEB + NAPP), (int64_t)(b + 1) * (NWEB + NAPP), st, st
+    };
     struct store_flush fl = { "ev", "a", &part, 1, NULL, 0, f->agg, NULL, 0 };
     enum jd_err e = store_flush(s, &fl, ref, 4, &nref, err, sizeof(err));
     agg_reset(f->agg);

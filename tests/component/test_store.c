@@ -90,7 +90,7 @@ static enum jd_err flush(struct fixture *f, struct store *s, int32_t partition, 
                          struct store_refusal *ref, size_t *nref)
 {
     char err[JD_ERRSTR_SIZE];
-    struct store_part part = { partition, epoch, from, to, st };
+    struct store_part part = { partition, epoch, from, to, st, st };
     assert_true(agg_seal(f->agg));
     struct store_flush fl = { "ev", owner, &part, 1, NULL, 0, f->agg, NULL, 0 };
     enum jd_err e = store_flush(s, &fl, ref, 8, nref, err, sizeof(err));
@@ -275,7 +275,7 @@ static void test_seen_slices(void **state)
     memset(blob, 0xab, sizeof(blob));
 
     assert_int_equal(store_claim(f->store, "ev", 5, "a", &c, err, sizeof(err)), JD_OK);
-    struct store_part part = { 5, c.epoch, 0, 2, T0 };
+    struct store_part part = { 5, c.epoch, 0, 2, T0, T0 };
     struct store_seen seen[2] = { { 5, 100, T0 + JD_MS_DAY, blob, 16 },
                                   { 5, 101, T0 + JD_MS_DAY, blob, 32 } };
     assert_true(agg_seal(f->agg));
@@ -477,7 +477,7 @@ static void test_unwritable_key_refused(void **state)
     freeReplyObject(raw(f, "HSET %s x y", key)); /* someone's hash where a chunk goes */
 
     add(f->agg, "lead", "web", T0 + 1000, false, 0, "u2");
-    part = (struct store_part){ 1, c.epoch, 1, 2, T0 + 1000 };
+    part = (struct store_part){ 1, c.epoch, 1, 2, T0 + 1000, T0 + 1000 };
     assert_true(agg_seal(f->agg));
     struct store_flush fl = { "ev", "a", &part, 1, NULL, 0, f->agg, &stat, 1 };
     assert_int_equal(store_flush(s, &fl, ref, 8, &nref, err, sizeof(err)), JD_ERR_CORRUPT);
@@ -566,7 +566,7 @@ static void test_many_counters(void **state)
     assert_int_equal(store_claim(s, "ev", 1, "a", &c, err, sizeof(err)), JD_OK);
     add(f->agg, "lead", "web", T0, false, 0, "u1");
     assert_true(agg_seal(f->agg));
-    struct store_part part = { 1, c.epoch, 0, 1, T0 };
+    struct store_part part = { 1, c.epoch, 0, 1, T0, T0 };
     struct store_flush fl = { "ev", "a", &part, 1, NULL, 0, f->agg, stats, N };
     for (int round = 0; round < 2; round++) { /* the second run reads N existing counters */
         part.from = round;

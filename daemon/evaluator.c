@@ -1,0 +1,462 @@
+/*
+ * evaluator.c — rule evaluation inside the daemon (see evaluator.h).
+ *
+ * Owns the lease life cycle, the watermark as this instance knows it, the
+ * engine and its persisted state, the heartbeat alert and the rule of "save
+ * only what Kafka acknowledged". The engine (evaluate/engine.c) decides
+ * what fires; the store (store_eval.c) keeps the lease and state; publish.c
+ * produces. It handles its own failures: each is logged once here, then
+ * retried with backoff, never fatal.
+ */
+#include "evaluator.h"
+
+#include "core/jd.h"
+#include "core/log.h"
+#include "core/ts.h"
+#include "evaluate/engine.h"
+#include "evaluate/watermark.h"
+#include "publish/alertmsg.h"
+#include "store/store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EVALUATOR_MAX_PARTS    4096
+#define EVALUATOR_PROGRESS_MS  100 /* read the partitions' progress at least this often */
+#define EVALUATOR_TICK_BUDGET  256 /* ticks per run, so that consuming goes on meanwhile */
+#define EVALUATOR_HEARTBEAT    "JourneydHeartbeat"
+#define EVALUATOR_HEARTBEAT_MS 60000
+
+struct evaluator {
+    const struct config *cfg;
+    struct ruleset *rs;
+    struct engine *eng;
+    struct store *store; /* its own connection */
+    struct publish *pub;
+    char owner[128];
+    char url[512];
+    bool leader;
+    bool awaiting;    /* messages produced; save once they are acknowledged */
+    bool poked;       /* a batch was applied: progress is worth reading */
+    bool draining;    /* evaluator_drain(): the data is complete */
+    int64_t next_try; /* monotonic ms: reconnect or retry after a failure */
+    int64_t backoff_ms;
+    int64_t next_lease; /* monotonic ms */
+    int64_t next_progress;
+    int64_t wm;  /* INT64_MIN: unknown */
+    int64_t now; /* Redis's clock at the last progress read */
+    int64_t hb_seq, hb_since, hb_minute;
+    uint64_t produced; /* messages produced during this run */
+    uint64_t ticks, messages, rule_errors;
+    struct store_progress *prog;
+    char err[JD_ERRSTR_SIZE];
+};
+
+static void evaluator_backoff(struct evaluator *ev)
+{
+    ev->backoff_ms = ev->backoff_ms ? JD_MIN(ev->backoff_ms * 2, 5000) : 200;
+    ev->next_try = ts_mono_ms() + ev->backoff_ms;
+}
+
+/* Stop leading: whatever was evaluated but not saved is forgotten (the next leader redoes it). */
+static void evaluator_step_down(struct evaluator *ev, const char *why)
+{
+    if (ev->leader)
+        log_warn("evaluator", "no longer evaluating rules", "reason=%s", log_q(why));
+    ev->leader = false;
+    ev->awaiting = false;
+    engine_reset(ev->eng);
+    ev->wm = INT64_MIN;
+}
+
+/* Redis failed under us: drop the connection and leadership, retry later. */
+static void evaluator_redis_failed(struct evaluator *ev, const char *what)
+{
+    log_error("evaluator", "Redis failed; rule evaluation paused", "during=%s error=%s", what,
+              log_q(ev->err));
+    store_disconnect(ev->store);
+    evaluator_step_down(ev, "Redis connection lost");
+    evaluator_backoff(ev);
+}
+
+/* Load the saved state into the engine: what the last leader had published and saved. */
+static enum jd_err evaluator_load(struct evaluator *ev)
+{
+    struct store_evalstate st;
+    enum jd_err e = store_eval_load(ev->store, &st, ev->err, sizeof(ev->err));
+    if (e)
+        return e;
+    engine_reset(ev->eng);
+    if (st.engine && engine_load(ev->eng, st.engine, st.engine_len, ev->err, sizeof(ev->err))) {
+        /* an unreadable state is not a reason to stop alerting: start afresh, loudly */
+        log_error("evaluator", "saved rule state unreadable; starting from scratch", "error=%s",
+                  log_q(ev->err));
+        engine_reset(ev->eng);
+    }
+    ev->wm = st.has_wm ? st.wm : INT64_MIN;
+    ev->hb_seq = st.hb_seq;
+    ev->hb_since = st.hb_since;
+    store_evalstate_free(&st);
+    return JD_OK;
+}
+
+static enum jd_err evaluator_save(struct evaluator *ev)
+{
+    struct store_evalstate st = { 0 };
+    enum jd_err e = engine_save(ev->eng, &st.engine, &st.engine_len, ev->err, sizeof(ev->err));
+    if (e)
+        return e;
+    st.has_wm = ev->wm != INT64_MIN;
+    st.wm = ev->wm;
+    st.hb_seq = ev->hb_seq;
+    st.hb_since = ev->hb_since;
+    e = store_eval_save(ev->store, ev->owner, ev->cfg->rules.lease_ttl_ms, &st, ev->err,
+                        sizeof(ev->err));
+    store_evalstate_free(&st);
+    if (!e)
+        ev->next_lease = ts_mono_ms() + ev->cfg->rules.lease_ttl_ms / 3; /* saving renewed it */
+    return e;
+}
+
+static enum jd_err evaluator_produce(void *opaque, const struct engine_msg *m, char *errstr,
+                                     size_t errstr_size)
+{
+    struct evaluator *ev = opaque;
+    char at[TS_RFC3339_SIZE];
+    enum jd_err e = publish_alert(ev->pub, m->key, m->json, m->len, m->hdr_names, m->hdr_values,
+                                  m->nhdrs, errstr, errstr_size);
+    if (e)
+        return e;
+    ev->produced++;
+    ev->messages++;
+    ts_format_rfc3339(m->tick, at, sizeof(at));
+    log_info("evaluator", "alert", "alertname=%s status=%s seq=%llu fingerprint=%s at=%s", m->alert,
+             m->firing ? "firing" : "resolved", (unsigned long long)m->seq, m->key, at);
+    return JD_OK;
+}
+
+/* The always-firing heartbeat, once per minute of Redis's clock. */
+static enum jd_err evaluator_heartbeat(struct evaluator *ev, int64_t minute)
+{
+    struct alertmsg_label labels[] = { { "alertname", EVALUATOR_HEARTBEAT },
+                                       { "severity", "info" } };
+    char wm[TS_RFC3339_SIZE] = "none yet", desc[256], summary[128], fp[ALERTMSG_FP_HEX_SIZE];
+    char *json = NULL;
+    size_t len = 0;
+    struct alertmsg_headers hdrs;
+
+    if (ev->wm != INT64_MIN)
+        ts_format_rfc3339(ev->wm, wm, sizeof(wm));
+    snprintf(summary, sizeof(summary), "journeyd is evaluating %zu rules", ev->rs->nrules);
+    snprintf(desc, sizeof(desc),
+             "Always firing while journeyd evaluates rules (watermark %s). If these messages "
+             "stop, alerts are not being evaluated.",
+             wm);
+    struct alertmsg_label ann[] = { { "description", desc }, { "summary", summary } };
+    if (!ev->hb_since)
+        ev->hb_since = minute;
+    struct alertmsg m = {
+        .status = ALERTMSG_FIRING,
+        .state = "firing",
+        .alertname = EVALUATOR_HEARTBEAT,
+        .labels = labels,
+        .nlabels = JD_ARRAY_SIZE(labels),
+        .annotations = ann,
+        .nannotations = JD_ARRAY_SIZE(ann),
+        .starts_at_ms = ev->hb_since,
+        .evaluated_at_ms = minute,
+        /* the value: how far event time trails the clock, in seconds */
+        .has_value = ev->wm != INT64_MIN,
+        .value = ev->wm != INT64_MIN ? (double)(ev->now - ev->wm) / 1000.0 : 0,
+        .group = "journeyd",
+        .file = "",
+        .expr = "vector(1)",
+        .seq = (uint64_t)ev->hb_seq + 1,
+        .receiver = ev->cfg->kafka.topics.alerts,
+        .external_url = ev->url,
+    };
+    alertmsg_fingerprint_hex(alertmsg_fingerprint(labels, JD_ARRAY_SIZE(labels)), fp);
+    enum jd_err e = alertmsg_format(&m, &json, &len, ev->err, sizeof(ev->err));
+    if (!e)
+        e = alertmsg_headers(&m, fp, &hdrs, ev->err, sizeof(ev->err));
+    if (!e) {
+        const char *hn[ALERTMSG_NHEADERS], *hv[ALERTMSG_NHEADERS];
+        for (size_t i = 0; i < ALERTMSG_NHEADERS; i++) {
+            hn[i] = hdrs.h[i].name;
+            hv[i] = hdrs.h[i].value;
+        }
+        e = publish_alert(ev->pub, fp, json, len, hn, hv, ALERTMSG_NHEADERS, ev->err,
+                          sizeof(ev->err));
+    }
+    free(json);
+    if (!e) {
+        ev->hb_seq++;
+        ev->produced++;
+        ev->hb_minute = minute;
+    }
+    return e;
+}
+
+/* Holds, takes or loses the lease. @returns false when Redis failed. */
+static bool evaluator_lease(struct evaluator *ev, int64_t now)
+{
+    bool held;
+    if (now < ev->next_lease)
+        return true;
+    if (store_lease(ev->store, ev->owner, ev->cfg->rules.lease_ttl_ms, &held, ev->err,
+                    sizeof(ev->err))) {
+        evaluator_redis_failed(ev, "lease");
+        return false;
+    }
+    ev->next_lease = now + ev->cfg->rules.lease_ttl_ms / 3;
+    if (held && !ev->leader) {
+        if (evaluator_load(ev)) {
+            evaluator_redis_failed(ev, "load state");
+            return false;
+        }
+        ev->leader = true;
+        ev->next_progress = 0;
+        /* a new leader's heartbeat waits for the next minute, unless none was ever sent */
+        ev->hb_minute = ev->hb_seq ? INT64_MAX : INT64_MIN;
+        log_info("evaluator", "evaluating rules (lease taken)", "owner=%s rules=%zu groups=%zu",
+                 ev->owner, ev->rs->nrules, ev->rs->ngroups);
+    } else if (!held && ev->leader) {
+        evaluator_step_down(ev, "lease held by another instance");
+    }
+    return true;
+}
+
+/* Messages produced earlier: once all are acknowledged, save. @returns true when settled. */
+static bool evaluator_settle(struct evaluator *ev)
+{
+    bool settled;
+    enum jd_err e = publish_alerts_settled(ev->pub, &settled, ev->err, sizeof(ev->err));
+    if (!settled)
+        return false;
+    ev->awaiting = false;
+    if (e) {
+        /* not published: forget the unsaved ticks and evaluate them again */
+        log_error("evaluator", "alert messages not delivered; re-evaluating", "error=%s",
+                  log_q(ev->err));
+        if (evaluator_load(ev))
+            evaluator_redis_failed(ev, "reload state");
+        evaluator_backoff(ev);
+        return false;
+    }
+    if ((e = evaluator_save(ev))) {
+        if (e == JD_ERR_FENCED)
+            evaluator_step_down(ev, ev->err);
+        else
+            evaluator_redis_failed(ev, "save state");
+        return false;
+    }
+    return true;
+}
+
+static bool evaluator_progress(struct evaluator *ev, int64_t now)
+{
+    size_t n;
+    if (!ev->poked && now < ev->next_progress)
+        return true;
+    if (store_progress(ev->store, ev->cfg->kafka.topics.events, ev->prog, EVALUATOR_MAX_PARTS, &n,
+                       &ev->now, ev->err, sizeof(ev->err))) {
+        evaluator_redis_failed(ev, "progress");
+        return false;
+    }
+    ev->poked = false;
+    ev->next_progress = now + EVALUATOR_PROGRESS_MS;
+    n = JD_MIN(n, EVALUATOR_MAX_PARTS);
+    struct watermark_opts wo = { ev->cfg->rules.lateness_ms, ev->cfg->rules.idle_timeout_ms };
+    int64_t wm = watermark_compute(ev->prog, n, ev->now, ev->wm, &wo);
+    if (ev->draining) {
+        /* every partition is at its end: event time has reached the last event */
+        int64_t end = watermark_data_end(ev->prog, n);
+        if (end > wm)
+            wm = end;
+    }
+    if (wm != INT64_MIN && ev->wm == INT64_MIN && engine_last_tick(ev->eng, 0) == INT64_MIN) {
+        /* the very first watermark: event time starts with the data, as in a replay */
+        int64_t start = watermark_data_start(ev->prog, n);
+        if (start != INT64_MIN)
+            engine_start(ev->eng, start);
+    }
+    ev->wm = wm;
+    return true;
+}
+
+/* Evaluates the ticks the watermark has passed (a bounded number per run). */
+static void evaluator_ticks(struct evaluator *ev)
+{
+    size_t g;
+    int64_t tick;
+    for (int k = 0; k < EVALUATOR_TICK_BUDGET && ev->wm != INT64_MIN &&
+                    engine_next(ev->eng, ev->wm, &g, &tick);
+         k++) {
+        enum jd_err e =
+            engine_eval(ev->eng, g, tick, evaluator_produce, ev, ev->err, sizeof(ev->err));
+        ev->ticks++;
+        if (e == JD_ERR_INVALID || e == JD_ERR_RANGE || e == JD_ERR_UNSUPPORTED) {
+            ev->rule_errors++;
+            log_warn("evaluator", "rule not evaluated at this tick", "error=%s", log_q(ev->err));
+        } else if (e == JD_ERR_REDIS) {
+            evaluator_redis_failed(ev, "evaluate");
+            return;
+        } else if (e) {
+            /* the producer refused: what this run evaluated is not saved; redo it later */
+            log_error("evaluator", "cannot publish alert; re-evaluating later", "error=%s",
+                      log_q(ev->err));
+            if (evaluator_load(ev))
+                evaluator_redis_failed(ev, "reload state");
+            evaluator_backoff(ev);
+            return;
+        }
+    }
+}
+
+void evaluator_run(struct evaluator *ev)
+{
+    int64_t now = ts_mono_ms();
+    if (now < ev->next_try)
+        return;
+    if (!store_is_connected(ev->store)) {
+        if (store_connect(ev->store, ev->err, sizeof(ev->err))) {
+            log_warn("evaluator", "Redis connect failed", "error=%s", log_q(ev->err));
+            evaluator_backoff(ev);
+            return;
+        }
+        ev->next_lease = 0;
+    }
+    if (ev->awaiting && !evaluator_settle(ev))
+        return;
+    if (!evaluator_lease(ev, now) || !ev->leader || !evaluator_progress(ev, now))
+        return;
+    ev->backoff_ms = 0;
+    ev->produced = 0;
+    uint64_t before = ev->ticks;
+    evaluator_ticks(ev);
+    if (!ev->leader || now < ev->next_try)
+        return; /* failed and handled */
+    int64_t minute = ev->now - ev->now % EVALUATOR_HEARTBEAT_MS;
+    if (ev->hb_minute == INT64_MAX)
+        ev->hb_minute = minute;
+    if (minute > ev->hb_minute && evaluator_heartbeat(ev, minute)) {
+        log_error("evaluator", "cannot publish the heartbeat", "error=%s", log_q(ev->err));
+        evaluator_backoff(ev);
+    }
+    if (ev->produced) {
+        ev->awaiting = true; /* saved once Kafka has them */
+    } else if (ev->ticks != before) {
+        enum jd_err e = evaluator_save(ev);
+        if (e == JD_ERR_FENCED)
+            evaluator_step_down(ev, ev->err);
+        else if (e)
+            evaluator_redis_failed(ev, "save state");
+    }
+}
+
+bool evaluator_drain(struct evaluator *ev, int timeout_ms)
+{
+    /* the timeout bounds waiting (for the lease, for Kafka), not evaluating: it restarts
+     * whenever ticks advance, however many a long backfill has */
+    int64_t deadline = ts_mono_ms() + timeout_ms;
+    uint64_t ticks = ev->ticks;
+    ev->draining = true;
+    ev->poked = true;
+    while (ts_mono_ms() < deadline) {
+        evaluator_run(ev);
+        size_t g;
+        int64_t tick;
+        if (ev->leader && !ev->poked && !ev->awaiting &&
+            (ev->wm == INT64_MIN || !engine_next(ev->eng, ev->wm, &g, &tick)))
+            return true;
+        if (ev->ticks != ticks) {
+            ticks = ev->ticks;
+            deadline = ts_mono_ms() + timeout_ms;
+        }
+        if (ev->awaiting || !ev->leader)
+            publish_wait(ev->pub, 100, ev->err, sizeof(ev->err));
+    }
+    return false;
+}
+
+void evaluator_poke(struct evaluator *ev)
+{
+    ev->poked = true;
+}
+
+int64_t evaluator_watermark(const struct evaluator *ev)
+{
+    return ev->leader ? ev->wm : INT64_MIN;
+}
+
+const struct ruleset *evaluator_ruleset(const struct evaluator *ev)
+{
+    return ev->rs;
+}
+
+enum jd_err evaluator_set_ruleset(struct evaluator *ev, struct ruleset *rs, char *errstr,
+                                  size_t errstr_size)
+{
+    enum jd_err e = engine_set_ruleset(ev->eng, rs, errstr, errstr_size);
+    if (e) {
+        ruleset_destroy(rs);
+        return e;
+    }
+    ruleset_destroy(ev->rs);
+    ev->rs = rs;
+    return JD_OK;
+}
+
+struct evaluator *evaluator_new(const struct config *cfg, struct ruleset *rs, struct publish *pub,
+                                const char *owner, char *errstr, size_t errstr_size)
+{
+    struct evaluator *ev = calloc(1, sizeof(*ev));
+    if (!ev || !(ev->prog = calloc(EVALUATOR_MAX_PARTS, sizeof(*ev->prog)))) {
+        jd_errf(JD_ERR_NOMEM, errstr, errstr_size, "out of memory");
+        goto fail;
+    }
+    ev->cfg = cfg;
+    ev->rs = rs;
+    ev->pub = pub;
+    ev->wm = INT64_MIN;
+    snprintf(ev->owner, sizeof(ev->owner), "%s", owner);
+    if (*cfg->http.external_url)
+        snprintf(ev->url, sizeof(ev->url), "%s", cfg->http.external_url);
+    else if (*cfg->http.listen)
+        snprintf(ev->url, sizeof(ev->url), "http://%s", cfg->http.listen);
+    struct store_opts so;
+    store_opts_from_config(&so, cfg);
+    struct engine_opts eo = { cfg->kafka.topics.alerts, ev->url };
+    if (!(ev->store = store_new(&so, errstr, errstr_size)) ||
+        !(ev->eng = engine_new(rs, query_source_store(ev->store), &eo, errstr, errstr_size)))
+        goto fail;
+    return ev;
+fail:
+    if (ev)
+        ev->rs = NULL;
+    evaluator_destroy(ev);
+    ruleset_destroy(rs);
+    return NULL;
+}
+
+void evaluator_destroy(struct evaluator *ev)
+{
+    if (!ev)
+        return;
+    if (ev->leader && store_is_connected(ev->store)) {
+        /* what was produced but not saved would be redone by the next leader (same seq) */
+        if (ev->awaiting) {
+            publish_wait(ev->pub, 5000, ev->err, sizeof(ev->err));
+            if (evaluator_settle(ev))
+                log_info("evaluator", "rule state saved", "ticks=%llu messages=%llu",
+                         (unsigned long long)ev->ticks, (unsigned long long)ev->messages);
+        }
+        store_lease_release(ev->store, ev->owner, ev->err, sizeof(ev->err));
+    }
+    engine_destroy(ev->eng);
+    store_destroy(ev->store);
+    ruleset_destroy(ev->rs);
+    free(ev->prog);
+    free(ev);
+}
