@@ -445,11 +445,6 @@ enum pipeline_verdict pipeline_add(struct pipeline *p, const struct pipeline_msg
         bp->too_old++;
         return PIPELINE_TOO_OLD;
     }
-    /* late: behind the group's watermark (rules.md); before one is known, behind this partition's
-     */
-    if (p->wm != INT64_MIN ? ev->ts_ms < p->wm
-                           : bst != INT64_MIN && ev->ts_ms < bst - p->cfg->rules.lateness_ms)
-        bp->late++;
     int64_t nst = bst == INT64_MIN || ev->ts_ms > bst ? ev->ts_ms : bst;
     if (p->cfg->events.dedup_window_ms > 0) {
         struct dedup_fp fp = dedup_fingerprint(ev->event_id);
@@ -466,6 +461,11 @@ enum pipeline_verdict pipeline_add(struct pipeline *p, const struct pipeline_msg
         if (!pipeline_seen_append(bp, slice, fp))
             goto nomem;
     }
+    /* late (a duplicate is not): behind the group's watermark (rules.md); before one is
+     * known, behind this partition's stream time minus the lateness */
+    if (p->wm != INT64_MIN ? ev->ts_ms < p->wm
+                           : bst != INT64_MIN && ev->ts_ms < bst - p->cfg->rules.lateness_ms)
+        bp->late++;
     pp->bst = nst;
     if (bp->t0 == INT64_MIN || ev->ts_ms < bp->t0)
         bp->t0 = ev->ts_ms;
