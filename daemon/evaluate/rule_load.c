@@ -97,7 +97,8 @@ static bool rule_collect(const char *path, char ***list, size_t *n, size_t *cap,
         (*list)[(*n)++] = s;
     }
     closedir(d);
-    qsort(*list + first, *n - first, sizeof(**list), rule_name_cmp);
+    if (*n > first) /* an empty directory leaves *list NULL: nothing to sort */
+        qsort(*list + first, *n - first, sizeof(**list), rule_name_cmp);
     return true;
 }
 
