@@ -24,6 +24,7 @@
 
 #define EVALUATOR_MAX_PARTS    4096
 #define EVALUATOR_PROGRESS_MS  100 /* read the partitions' progress at least this often */
+#define EVALUATOR_POKED_MS     20  /* and after a batch, at most this often (Redis round trips) */
 #define EVALUATOR_TICK_BUDGET  256 /* ticks per run, so that consuming goes on meanwhile */
 #define EVALUATOR_HEARTBEAT    "JourneydHeartbeat"
 #define EVALUATOR_HEARTBEAT_MS 60000
@@ -44,8 +45,9 @@ struct evaluator {
     int64_t backoff_ms;
     int64_t next_lease; /* monotonic ms */
     int64_t next_progress;
-    int64_t wm;  /* INT64_MIN: unknown */
-    int64_t now; /* Redis's clock at the last progress read */
+    int64_t last_progress; /* monotonic ms of the last read */
+    int64_t wm;            /* INT64_MIN: unknown */
+    int64_t now;           /* Redis's clock at the last progress read */
     int64_t hb_seq, hb_since, hb_minute;
     uint64_t produced; /* messages produced during this run */
     uint64_t ticks, messages, rule_errors;
@@ -257,7 +259,9 @@ static bool evaluator_settle(struct evaluator *ev)
 static bool evaluator_progress(struct evaluator *ev, int64_t now)
 {
     size_t n;
-    if (!ev->poked && now < ev->next_progress)
+    bool due = now >= ev->next_progress ||
+               (ev->poked && (ev->draining || now - ev->last_progress >= EVALUATOR_POKED_MS));
+    if (!due)
         return true;
     if (store_progress(ev->store, ev->cfg->kafka.topics.events, ev->prog, EVALUATOR_MAX_PARTS, &n,
                        &ev->now, ev->err, sizeof(ev->err))) {
@@ -266,6 +270,7 @@ static bool evaluator_progress(struct evaluator *ev, int64_t now)
     }
     ev->poked = false;
     ev->next_progress = now + EVALUATOR_PROGRESS_MS;
+    ev->last_progress = now;
     n = JD_MIN(n, EVALUATOR_MAX_PARTS);
     struct watermark_opts wo = { ev->cfg->rules.lateness_ms, ev->cfg->rules.idle_timeout_ms };
     int64_t wm = watermark_compute(ev->prog, n, ev->now, ev->wm, &wo);

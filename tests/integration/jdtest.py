@@ -194,6 +194,13 @@ class Journeyd:
             out[tuple(sorted(s["metric"].items()))] = s["value"][1]
         return out
 
+    def wait_log(self, text, n=1, timeout=40):
+        """True once the log holds \p text at least \p n times (polled, bounded)."""
+        deadline = time.time() + timeout
+        while time.time() < deadline and self.tail(100000).count(text) < n:
+            time.sleep(0.2)
+        return self.tail(100000).count(text) >= n
+
     def tail(self, n=30):
         try:
             with open(self.log) as f:

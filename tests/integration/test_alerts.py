@@ -110,15 +110,6 @@ def setup_instance(d, broker, redis, prefix, group, topic, alerts, extra=None):
     return jt.Journeyd(d, broker.bootstrap, redis.url, prefix=prefix, group=group, extra=ex)
 
 
-def wait_log(j, text, timeout=60):
-    end = time.time() + timeout
-    while time.time() < end:
-        if text in open(j.log).read():
-            return True
-        time.sleep(0.2)
-    return False
-
-
 redis = jt.Redis(work)
 broker = None
 try:
@@ -194,13 +185,13 @@ try:
     b = setup_instance(os.path.join(work, "b"), broker, redis, "two", "two", "two",
                        "two.alerts.two", small)
     a.start(exit_on_eof=False)
-    tap.ok(wait_log(a, "evaluating rules (lease taken)"), "instance A took the evaluator lease")
+    tap.ok(a.wait_log("evaluating rules (lease taken)", timeout=60), "instance A took the evaluator lease")
     b.start(exit_on_eof=False)
     time.sleep(1.0)
     leaders = sum("evaluating rules (lease taken)" in open(x.log).read() for x in (a, b))
     tap.eq(leaders, 1, "exactly one of two instances evaluates")
     a.kill9()  # mid-stream: the leader dies holding the lease
-    tap.ok(wait_log(b, "evaluating rules (lease taken)", timeout=30),
+    tap.ok(b.wait_log("evaluating rules (lease taken)", timeout=30),
            "instance B took the lease over after A was killed")
     # B finishes the stream; once idle its watermark reaches the last event
     end = time.time() + 120
@@ -239,7 +230,7 @@ try:
     # a restart, then the rest: no re-pending, no re-firing: the union is the replay
     jt.produce(broker.bootstrap, "st", as_msgs(rest))
     s.start(exit_on_eof=False)
-    tap.ok(wait_log(s, "evaluating rules (lease taken)"), "restarted instance evaluates")
+    tap.ok(s.wait_log("evaluating rules (lease taken)", timeout=60), "restarted instance evaluates")
     time.sleep(1)
     # a broken rule file: the old rules keep running
     bad = os.path.join(RULES_DIR, "zz-broken.yaml")
@@ -247,7 +238,7 @@ try:
         f.write("groups:\n  - name: broken\n    interval: 1m\n    rules:\n"
                 "      - alert: Broken\n        expr: count(lead[1h] >\n")
     s.proc.send_signal(signal.SIGHUP)
-    tap.ok(wait_log(s, "reload failed: the previous rules keep running"),
+    tap.ok(s.wait_log("reload failed: the previous rules keep running", timeout=60),
            "SIGHUP with a broken file: reload refused, old rules kept")
     log = open(s.log).read()
     tap.ok("zz-broken.yaml:6:" in log, "the reload error names file:line:col")

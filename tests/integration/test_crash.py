@@ -106,21 +106,15 @@ try:
                                 args=(broker.bootstrap, "journey.events", more, 1000))
     producer.start()
 
-    def wait_log(j, text, n=1, timeout=40):
-        deadline = time.time() + timeout
-        while time.time() < deadline and j.tail(100000).count(text) < n:
-            time.sleep(0.2)
-        return j.tail(100000).count(text) >= n
-
     a.start(exit_on_eof=False)
-    ok = wait_log(a, "partition claimed")
+    ok = a.wait_log("partition claimed")
     b.start(exit_on_eof=False)  # joins: everything is revoked and shared out
-    ok = wait_log(b, "partition claimed") and ok
+    ok = b.wait_log("partition claimed") and ok
     a.proc.send_signal(signal.SIGTERM)  # leaves cleanly: b takes everything
     tap.eq(a.wait(timeout=60), 0, "scale-out: an instance leaves with SIGTERM and exits 0")
-    ok = wait_log(b, "partitions assigned", 2) and ok
+    ok = b.wait_log("partitions assigned", 2) and ok
     a.start(exit_on_eof=False)  # and comes back
-    ok = wait_log(a, "partitions assigned", 2) and ok
+    ok = a.wait_log("partitions assigned", 2) and ok
     tap.ok(ok, "scale-out: a join, a leave and a rejoin were each served")
     producer.join()
     b.kill9()  # one dies: its partitions move after the session timeout
