@@ -258,6 +258,20 @@ static void loop_finish(struct loop *l)
 }
 
 /*
+ * Partitions whose every message has been consumed tell Redis so with the
+ * batch: a quiet partition then holds the group's watermark no further back
+ * than now, instead of at its last event (rules.md, "Evaluation semantics").
+ */
+static void loop_log_ends(struct loop *l)
+{
+    int32_t parts[LOOP_MAX_PARTS];
+    size_t n = JD_MIN(pipeline_partitions(l->pipe, parts, LOOP_MAX_PARTS), LOOP_MAX_PARTS);
+    int64_t now = ts_mono_ms();
+    for (size_t i = 0; i < n; i++)
+        pipeline_log_end(l->pipe, parts[i], consume_log_end(l->cons, parts[i]), now);
+}
+
+/*
  * Runs one batch through the pipeline, then collects the previous batch's
  * outcome (its script ran while this one was decoded) and sends this one.
  */
@@ -316,6 +330,7 @@ static void loop_batch(struct loop *l, ssize_t n)
             break;
         }
     }
+    loop_log_ends(l);
     if (ndlq && pipeline_pending(l->pipe) &&
         publish_wait(l->pub, 30000, l->err, sizeof(l->err)) != JD_OK) {
         /* the DLQ is unavailable: do not advance past its messages */
@@ -384,7 +399,8 @@ static struct ruleset *loop_load_rules(struct loop *l)
 {
     struct rule_diags d = { 0 };
     int64_t t0 = ts_mono_ms();
-    struct ruleset *rs = ruleset_load(l->cfg->rules.dirs.v, l->cfg->rules.dirs.n, &d);
+    struct window_retention ret = rule_retention(l->cfg);
+    struct ruleset *rs = ruleset_load(l->cfg->rules.dirs.v, l->cfg->rules.dirs.n, &ret, &d);
     for (size_t i = 0; i < d.n; i++) {
         if (strstr(d.v[i], ": warning: "))
             log_warn("rules", "rule file warning", "diagnostic=%s", log_q(d.v[i]));

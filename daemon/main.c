@@ -77,7 +77,8 @@ static void main_version(void)
 static int main_check_rules(const struct config *cfg)
 {
     struct rule_diags d = { 0 };
-    struct ruleset *rs = ruleset_load(cfg->rules.dirs.v, cfg->rules.dirs.n, &d);
+    struct window_retention ret = rule_retention(cfg);
+    struct ruleset *rs = ruleset_load(cfg->rules.dirs.v, cfg->rules.dirs.n, &ret, &d);
     for (size_t i = 0; i < d.n; i++)
         fprintf(stderr, "%s\n", d.v[i]);
     if (rs)

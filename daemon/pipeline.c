@@ -34,6 +34,8 @@ struct pipeline_bpart {
     int64_t from, to;  /* offsets [from, to) */
     int64_t st;        /* stream time at the end of the batch */
     int64_t t0;        /* earliest event time in the batch (INT64_MIN: none) */
+    bool at_end;       /* found at its log end ... */
+    int64_t at_end_ms; /* ... at this monotonic time */
     unsigned char *fp; /* the batch's seen-id fingerprints, by slice */
     size_t fplen, fpcap;
     struct pipeline_seg *segs;
@@ -409,6 +411,24 @@ static bool pipeline_count_type(struct pipeline_batch *b, struct jd_str type)
     return true;
 }
 
+/* \p partition's share of batch \p b, entered at offset \p from if new. */
+static struct pipeline_bpart *pipeline_bpart(struct pipeline_batch *b, int32_t partition,
+                                             int64_t from)
+{
+    struct pipeline_bpart *bp = &b->bp[partition];
+    if (!bp->in) {
+        bp->in = true;
+        bp->from = from;
+        bp->fplen = 0;
+        bp->nsegs = 0;
+        bp->dup = bp->dlq = bp->too_old = bp->late = 0;
+        bp->t0 = INT64_MIN;
+        bp->at_end = false;
+        b->parts[b->nparts++] = partition;
+    }
+    return bp;
+}
+
 enum pipeline_verdict pipeline_add(struct pipeline *p, const struct pipeline_msg *m, int64_t now_ms,
                                    enum jd_err *reason, char *detail, size_t detail_size)
 {
@@ -421,17 +441,9 @@ enum pipeline_verdict pipeline_add(struct pipeline *p, const struct pipeline_msg
         p->c.skipped++;
         return PIPELINE_SKIP;
     }
-    struct pipeline_bpart *bp = &b->bp[m->partition];
-    if (!bp->in) {
-        bp->in = true;
-        bp->from = pp->pos >= 0 ? pp->pos : m->offset;
-        bp->fplen = 0;
-        bp->nsegs = 0;
-        bp->dup = bp->dlq = bp->too_old = bp->late = 0;
-        bp->t0 = INT64_MIN;
-        b->parts[b->nparts++] = m->partition;
-    }
+    struct pipeline_bpart *bp = pipeline_bpart(b, m->partition, pp->pos >= 0 ? pp->pos : m->offset);
     pp->pos = m->offset + 1;
+    bp->at_end = false;
 
     enum jd_err err = event_decode(p->dec, m->value, m->len, m->headers, m->nheaders, now_ms, ev,
                                    detail, detail_size);
@@ -554,13 +566,17 @@ static bool pipeline_request(struct pipeline *p, struct pipeline_batch *b, struc
         !jd_reserve((void **)&b->names, &b->capnames, names_len + 1, 1))
         return false;
     int64_t slices_kept = PIPELINE_DEDUP_SLICES + 2;
+    int64_t now = ts_mono_ms(); /* how long ago partitions were found at their end */
     for (size_t i = 0; i < b->nparts; i++) {
         int32_t part = b->parts[i];
         struct pipeline_bpart *bp = &b->bp[part];
         const struct pipeline_part *pp = &p->parts[part];
         bp->to = pp->pos;
         bp->st = pp->bst;
-        b->sparts[i] = (struct store_part){ part, pp->epoch, bp->from, bp->to, bp->st, bp->t0 };
+        b->sparts[i] = (struct store_part){
+            part,   pp->epoch, bp->from,   bp->to,
+            bp->st, bp->t0,    bp->at_end, bp->at_end ? JD_MAX(now - bp->at_end_ms, 0) : 0
+        };
         for (size_t k = 0; k < bp->nsegs; k++)
             b->sseen[nseen++] =
                 (struct store_seen){ part, bp->segs[k].slice,
@@ -687,6 +703,17 @@ size_t pipeline_positions(const struct pipeline *p, int32_t *parts, int64_t *off
         }
     }
     return n;
+}
+
+void pipeline_log_end(struct pipeline *p, int32_t partition, int64_t end_offset, int64_t mono_ms)
+{
+    struct pipeline_part *pp = pipeline_part(p, partition);
+    if (!pp || pp->state != PIPELINE_ACTIVE || pp->pos < 0 || end_offset < 0 ||
+        pp->pos < end_offset)
+        return;
+    struct pipeline_bpart *bp = pipeline_bpart(p->building, partition, pp->pos);
+    bp->at_end = true;
+    bp->at_end_ms = mono_ms;
 }
 
 void pipeline_set_watermark(struct pipeline *p, int64_t wm)

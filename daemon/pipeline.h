@@ -173,6 +173,15 @@ size_t pipeline_positions(const struct pipeline *p, int32_t *parts, int64_t *off
  */
 void pipeline_set_watermark(struct pipeline *p, int64_t wm);
 
+/**
+ * @brief The consumer's view of \p partition's log end offset (-1: unknown),
+ *        read at \p mono_ms. When everything before it has been consumed,
+ *        the batch being built reports the partition as at its end (with no
+ *        events of its own, it is added for that alone), so that the group's
+ *        watermark does not wait for the next event of a quiet partition.
+ */
+void pipeline_log_end(struct pipeline *p, int32_t partition, int64_t end_offset, int64_t mono_ms);
+
 /** @returns the totals. */
 const struct pipeline_counters *pipeline_counters(const struct pipeline *p);
 

@@ -12,8 +12,9 @@
 /** Load the config at \p path (NULL: defaults) plus JOURNEYD_* env; NULL after printing why. */
 struct config *ctl_config(const char *path);
 
-/** journeyctl check rules FILE|DIR… */
-int ctl_check_rules(int argc, char **argv);
+/** journeyctl [-c FILE] check rules FILE|DIR… (the config gives the retention ranges are checked
+ * against) */
+int ctl_check_rules(const char *cfgpath, int argc, char **argv);
 
 /** journeyctl test rules [--tap] FILE… */
 int ctl_test_rules(const char *cfgpath, int argc, char **argv);

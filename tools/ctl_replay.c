@@ -125,7 +125,8 @@ int ctl_replay(const char *cfgpath, int argc, char **argv)
         fprintf(stderr, "journeyctl replay: --lateness: %s\n", err);
         goto usage;
     }
-    if (!(rs = ruleset_load(paths, npaths, &diags))) {
+    struct window_retention ret = rule_retention(cfg);
+    if (!(rs = ruleset_load(paths, npaths, &ret, &diags))) {
         for (size_t i = 0; i < diags.n; i++)
             fprintf(stderr, "%s\n", diags.v[i]);
         rc = EXIT_CONFIG;

@@ -39,14 +39,20 @@
 
 /* ------------------------------------------------------------------ check */
 
-int ctl_check_rules(int argc, char **argv)
+int ctl_check_rules(const char *cfgpath, int argc, char **argv)
 {
     struct rule_diags d = { 0 };
     if (argc < 1) {
-        fprintf(stderr, "usage: journeyctl check rules FILE|DIR...\n");
+        fprintf(stderr, "usage: journeyctl [-c FILE] check rules FILE|DIR...\n");
         return EXIT_USAGE;
     }
-    struct ruleset *rs = ruleset_load(argv, (size_t)argc, &d);
+    /* the config (defaults without -c) only for the retention the ranges are checked against */
+    struct config *cfg = ctl_config(cfgpath);
+    if (!cfg)
+        return EXIT_CONFIG;
+    struct window_retention ret = rule_retention(cfg);
+    config_destroy(cfg);
+    struct ruleset *rs = ruleset_load(argv, (size_t)argc, &ret, &d);
     for (size_t i = 0; i < d.n; i++)
         printf("%s\n", d.v[i]);
     if (rs)
@@ -748,7 +754,8 @@ static int ctl_test_file(const char *path, const struct config *cfg, bool tap,
             snprintf(paths[np++], len, "%s%s%s", f[0] == '/' ? "" : t.dir, f[0] == '/' ? "" : "/",
                      f);
     }
-    rs = ruleset_load(paths, np, &d);
+    struct window_retention ret = rule_retention(cfg);
+    rs = ruleset_load(paths, np, &ret, &d);
     for (size_t i = 0; i < np; i++)
         free(paths[i]);
     if (!rs) {

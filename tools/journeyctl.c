@@ -5,7 +5,7 @@
  *   journeyctl [-c FILE] query 'EXPR' [--at TIME] [--format table|json] [--tz ZONE]
  *   journeyctl [-c FILE] check config FILE
  *   journeyctl [-c FILE] check events [--json] [FILE|-]...
- *   journeyctl check rules FILE|DIR...
+ *   journeyctl [-c FILE] check rules FILE|DIR...
  *   journeyctl [-c FILE] test rules [--tap] FILE...
  *   journeyctl [-c FILE] replay --rules DIR|FILE... [--lateness D] [EVENTS|-]
  *   journeyctl broker [--partitions N] [--topic NAME]...
@@ -45,6 +45,7 @@ static void ctl_usage(FILE *out)
           "        seconds, a whole minute; default: now)\n"
           "  check config FILE        validate a config file (exit 0 ok, 78 invalid)\n"
           "  check rules FILE|DIR...  compile rule files; errors and warnings as file:line:col\n"
+          "        (ranges checked against the retention of -c FILE, or the defaults)\n"
           "  test rules [--tap] [--events-out DIR] FILE...\n"
           "        run rule unit tests (rules/tests/*.test.yaml; exit 1 if any fails)\n"
           "  replay --rules DIR|FILE... [--lateness D] [--external-url URL] [EVENTS|-]\n"
@@ -359,7 +360,7 @@ static int ctl_check(const char *cfgpath, int argc, char **argv)
     if (argc >= 1 && !strcmp(argv[0], "events"))
         return ctl_check_events(cfgpath, argc - 1, argv + 1);
     if (argc >= 1 && !strcmp(argv[0], "rules"))
-        return ctl_check_rules(argc - 1, argv + 1);
+        return ctl_check_rules(cfgpath, argc - 1, argv + 1);
     if (argc == 2 && !strcmp(argv[0], "config")) {
         struct config *cfg = config_new();
         struct store_addr addr;

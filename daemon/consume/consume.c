@@ -369,6 +369,14 @@ int64_t consume_lag(struct consume *c, const int32_t *parts, const int64_t *next
     return lag;
 }
 
+int64_t consume_log_end(struct consume *c, int32_t partition)
+{
+    int64_t lo, hi;
+    if (rd_kafka_get_watermark_offsets(c->rk, c->topic, partition, &lo, &hi) || hi < 0)
+        return -1;
+    return hi;
+}
+
 bool consume_failed(const struct consume *c)
 {
     return c->fatal;

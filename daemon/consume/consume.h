@@ -87,6 +87,14 @@ size_t consume_assigned_count(const struct consume *c);
  */
 int64_t consume_lag(struct consume *c, const int32_t *parts, const int64_t *next, size_t n);
 
+/**
+ * @brief \p partition's log end offset as of the client's last fetch
+ *        response (cached, no request); -1 when not known yet. With the
+ *        consumer's position there, every message the broker held then has
+ *        been handed over.
+ */
+int64_t consume_log_end(struct consume *c, int32_t partition);
+
 /** @returns true once librdkafka reported a fatal error (the loop must stop). */
 bool consume_failed(const struct consume *c);
 

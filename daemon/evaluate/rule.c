@@ -27,6 +27,7 @@ struct rule_file {
     size_t len;
     struct rule_diags *diags;
     size_t index;
+    const struct window_retention *ret; /* NULL: retention not checked */
 };
 
 #define RULE_ERR(f, node, ...)                                                                     \
@@ -583,6 +584,14 @@ static void rule_one(struct rule_file *f, struct rule_build *b, const struct ydo
     r->expr_text = rule_dup(b, expr->kind == YDOC_SCALAR ? expr->str : "");
     if (r->expr)
         rule_lint_expr(f, expr, r->expr, interval, false);
+    char msg[512];
+    unsigned ecol;
+    if (r->expr && f->ret &&
+        !rule_check_retention(r->expr, interval, f->ret, &ecol, msg, sizeof(msg))) {
+        unsigned line, col;
+        rule_expr_pos(f, expr, ecol, &line, &col);
+        rule_diag(f->diags, true, f->name, line, col, "%s", msg);
+    }
     const struct ydoc_node *v;
     if ((v = rule_get(n, "resolve_when"))) {
         r->resolve = rule_compile_expr(f, v, "resolve_when", b->rs->tables, b->rs->ntables);
@@ -722,7 +731,8 @@ static struct ydoc *rule_file_tables(struct rule_build *b, struct rule_file *f)
 }
 
 struct ruleset *ruleset_parse(char *const *names, const char *const *bufs, const size_t *lens,
-                              size_t n, struct rule_diags *diags)
+                              size_t n, const struct window_retention *ret,
+                              struct rule_diags *diags)
 {
     struct rule_build b = { 0 };
     struct ydoc **docs = NULL;
@@ -745,11 +755,11 @@ struct ruleset *ruleset_parse(char *const *names, const char *const *bufs, const
     }
     /* tables of every file first: a rule may use a table another file defines */
     for (size_t i = 0; i < n; i++) {
-        struct rule_file f = { b.rs->files[i], bufs[i], lens[i], diags, i };
+        struct rule_file f = { b.rs->files[i], bufs[i], lens[i], diags, i, ret };
         docs[i] = rule_file_tables(&b, &f);
     }
     for (size_t i = 0; i < n; i++) {
-        struct rule_file f = { b.rs->files[i], bufs[i], lens[i], diags, i };
+        struct rule_file f = { b.rs->files[i], bufs[i], lens[i], diags, i, ret };
         const struct ydoc_node *root = docs[i] ? ydoc_root(docs[i]) : NULL;
         const struct ydoc_node *g =
             root && root->kind == YDOC_MAP ? rule_get(root, "groups") : NULL;

@@ -14,6 +14,8 @@
 #ifndef JD_RULE_H
 #define JD_RULE_H
 
+#include "aggregate/window.h"
+#include "core/config.h"
 #include "core/err.h"
 #include "core/tz.h"
 #include "evaluate/expr.h"
@@ -111,18 +113,22 @@ struct ruleset {
 /**
  * @brief Compile the rule files at \p paths: each path is a file, or a
  *        directory whose `*.yaml` / `*.yml` files are read in name order.
+ * @param ret the store's retention: a rule that would read buckets older
+ *        than it keeps gets a warning (rule_check_retention()); NULL: not checked.
  * @param diags receives every error and warning (the caller frees it).
  * @returns a new ruleset (free with ruleset_destroy()), or NULL when there
  *          was any error (diags says which; an unreadable path is an error).
  */
-struct ruleset *ruleset_load(char *const *paths, size_t npaths, struct rule_diags *diags);
+struct ruleset *ruleset_load(char *const *paths, size_t npaths, const struct window_retention *ret,
+                             struct rule_diags *diags);
 
 /**
  * @brief Compile rule files from memory (tests, tools): \p names[i] labels
  *        the messages of \p bufs[i].
  */
 struct ruleset *ruleset_parse(char *const *names, const char *const *bufs, const size_t *lens,
-                              size_t n, struct rule_diags *diags);
+                              size_t n, const struct window_retention *ret,
+                              struct rule_diags *diags);
 
 /** Free \p rs; NULL is a no-op. */
 void ruleset_destroy(struct ruleset *rs);
@@ -137,5 +143,22 @@ const struct rule *ruleset_find(const struct ruleset *rs, const char *group, con
  */
 enum jd_err rule_check_expr(const struct expr_node *e, const struct query_table *tables,
                             size_t ntables, char *errstr, size_t errstr_size);
+
+/**
+ * @brief Whether \p e, evaluated at ticks every \p interval_ms (multiples
+ *        since the epoch), reads buckets older than \p ret keeps. A range
+ *        edge that is not a whole hour (day) at those ticks needs minute
+ *        (hour) buckets that far back; past their retention the rule would
+ *        be skipped at every tick. Duration ranges, offsets and pct_change()
+ *        are followed; calendar ranges and consecutive() are not.
+ * @param col set to the column of the first such selector.
+ * @returns false with a message in \p msg when there is one.
+ */
+bool rule_check_retention(const struct expr_node *e, int64_t interval_ms,
+                          const struct window_retention *ret, unsigned *col, char *msg,
+                          size_t msg_size);
+
+/** The retention \p cfg configures (windows.retention.*), for ruleset_load(). */
+struct window_retention rule_retention(const struct config *cfg);
 
 #endif

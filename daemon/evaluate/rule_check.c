@@ -1,13 +1,16 @@
 /*
  * rule_check.c — what a rule expression may say: known functions with the
- * right kinds of arguments, known tables, whole-minute ranges. Pure; the
- * parser (expr.c) has already checked the syntax.
+ * right kinds of arguments, known tables, whole-minute ranges, and which
+ * ranges the store's retention can still answer. Pure; the parser (expr.c)
+ * has already checked the syntax.
  */
 #include "evaluate/rule.h"
 
 #include "core/jd.h"
+#include "core/ts.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 static bool rule_table_known(const struct query_table *t, size_t n, const char *name)
@@ -129,4 +132,83 @@ enum jd_err rule_check_expr(const struct expr_node *e, const struct query_table 
             (err = rule_check_expr(e->args[i], tables, ntables, errstr, errstr_size)))
             return err;
     return JD_OK;
+}
+
+/*
+ * The finest buckets a range edge `age` before a tick needs: ticks are
+ * multiples of the interval, so the edge is a whole day (hour) only when
+ * both the interval and the age are.
+ */
+static enum window_res rule_edge_res(int64_t interval, int64_t age)
+{
+    if (interval % JD_MS_DAY == 0 && age % JD_MS_DAY == 0)
+        return WINDOW_DAY;
+    if (interval % JD_MS_HOUR == 0 && age % JD_MS_HOUR == 0)
+        return WINDOW_HOUR;
+    return WINDOW_MINUTE;
+}
+
+/* \p back: how far pct_change() (and nothing else) has already shifted \p e. */
+static bool rule_kept(const struct expr_node *e, int64_t interval, int64_t back,
+                      const struct window_retention *ret, unsigned *col, char *msg, size_t size)
+{
+    static const char *const names[] = { "minute", "hour", "day" };
+    if (!e)
+        return true;
+    if (e->kind == EXPR_SELECT && e->range == EXPR_RANGE_DURATION) {
+        int64_t ages[2] = { back + e->offset_ms + e->range_ms, back + e->offset_ms };
+        for (int i = 0; i < 2; i++) {
+            enum window_res r = rule_edge_res(interval, ages[i]);
+            if (ages[i] <= ret->ms[r])
+                continue;
+            char age[32], iv[32], kept[32], hour[32], fix[160];
+            ts_format_duration(ages[i], age, sizeof(age));
+            ts_format_duration(interval, iv, sizeof(iv));
+            ts_format_duration(ret->ms[r], kept, sizeof(kept));
+            ts_format_duration(ret->ms[WINDOW_HOUR], hour, sizeof(hour));
+            if (r == WINDOW_MINUTE && ages[i] % JD_MS_HOUR == 0 && ages[i] <= ret->ms[WINDOW_HOUR])
+                snprintf(fix, sizeof(fix),
+                         "give it a group whose interval is whole hours (hour buckets are kept "
+                         "%s), or raise windows.retention.minute",
+                         hour);
+            else
+                snprintf(fix, sizeof(fix), "raise windows.retention.%s", names[r]);
+            *col = e->col;
+            snprintf(msg, size,
+                     "at this group's ticks (every %s) the range needs %s buckets from %s back, "
+                     "but windows.retention.%s keeps %s: the rule would be skipped at every "
+                     "tick; %s",
+                     iv, names[r], age, names[r], kept, fix);
+            return false;
+        }
+        return true;
+    }
+    if (e->kind == EXPR_CALL && !strcmp(e->func, "consecutive"))
+        return true;
+    if (e->kind == EXPR_CALL && !strcmp(e->func, "pct_change") && e->nargs == 2 &&
+        e->args[1]->kind == EXPR_DURATION)
+        return rule_kept(e->args[0], interval, back, ret, col, msg, size) &&
+               rule_kept(e->args[0], interval, back + e->args[1]->range_ms, ret, col, msg, size);
+    if (!rule_kept(e->lhs, interval, back, ret, col, msg, size) ||
+        !rule_kept(e->rhs, interval, back, ret, col, msg, size) ||
+        !rule_kept(e->arg, interval, back, ret, col, msg, size))
+        return false;
+    for (size_t i = 0; i < e->nargs; i++)
+        if (!rule_kept(e->args[i], interval, back, ret, col, msg, size))
+            return false;
+    return true;
+}
+
+bool rule_check_retention(const struct expr_node *e, int64_t interval_ms,
+                          const struct window_retention *ret, unsigned *col, char *msg,
+                          size_t msg_size)
+{
+    return rule_kept(e, interval_ms, 0, ret, col, msg, msg_size);
+}
+
+struct window_retention rule_retention(const struct config *cfg)
+{
+    return (struct window_retention){ { cfg->windows.retention_minute_ms,
+                                        cfg->windows.retention_hour_ms,
+                                        cfg->windows.retention_day_ms } };
 }

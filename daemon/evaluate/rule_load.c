@@ -102,7 +102,8 @@ static bool rule_collect(const char *path, char ***list, size_t *n, size_t *cap,
     return true;
 }
 
-struct ruleset *ruleset_load(char *const *paths, size_t npaths, struct rule_diags *diags)
+struct ruleset *ruleset_load(char *const *paths, size_t npaths, const struct window_retention *ret,
+                             struct rule_diags *diags)
 {
     char **names = NULL, **bufs = NULL;
     size_t *lens = NULL, n = 0, cap = 0;
@@ -136,7 +137,7 @@ struct ruleset *ruleset_load(char *const *paths, size_t npaths, struct rule_diag
         fclose(fp);
     }
     if (!diags->errors)
-        rs = ruleset_parse(names, (const char *const *)bufs, lens, n, diags);
+        rs = ruleset_parse(names, (const char *const *)bufs, lens, n, ret, diags);
 out:
     for (size_t i = 0; i < n; i++) {
         free(names[i]);

@@ -26,11 +26,21 @@ int64_t watermark_compute(const struct store_progress *parts, size_t n, int64_t 
         }
         if (idle)
             continue;
-        if (!p->has_st)
+        int64_t t;
+        if (p->has_st) {
+            /* found at its log end after its last batch: everything produced until
+             * then is applied, so its stream time moves on by the wall time that
+             * passed (the clock and event time may differ by any steady delay or
+             * skew, and the end of a backfill must not leap to the clock) */
+            t = p->has_ct && p->ct > p->wt ? p->st + (p->ct - p->wt) : p->st;
+        } else if (p->has_ct && p->ct >= p->wt) {
+            continue; /* claimed and at its end: no event on its way */
+        } else {
             return prev; /* claimed, first events on their way: hold */
+        }
         any_active = true;
-        if (p->st < active_min)
-            active_min = p->st;
+        if (t < active_min)
+            active_min = t;
     }
     int64_t cand;
     if (any_active) {

@@ -22,8 +22,13 @@ struct watermark_opts {
  * @brief The watermark at \p now_ms, never behind \p prev (INT64_MIN: none yet).
  *
  * Partitions that moved (a batch or a claim) within the idle timeout hold
- * it at their stream time minus the lateness; a partition that moved but
- * has applied no event yet holds it where it is. When every partition is
+ * it at their stream time minus the lateness. One the consumer found at its
+ * log end after its last batch (`ct`) counts as having moved on in event
+ * time by the wall time since that batch (`ct - wt`): a quiet partition does
+ * not hold the watermark at its last event, yet a steadily delayed stream or
+ * the end of a backfill is never pulled to the clock. A partition that moved
+ * but has applied no event yet holds it where it is, unless it was found at
+ * its end since. When every partition is
  * idle it follows the clock minus the lateness in live operation (the data
  * arrived in near real time, or the watermark already follows the clock),
  * and otherwise (the end of a backfill) advances to the latest event time,

@@ -12,8 +12,10 @@
 --
 -- KEYS: 1 gc zset, 2 stats hash, 3 partitions set, 4 types set
 -- ARGV: owner, maxlen (longest string Redis accepts), nparts,
---       {metakey epoch from to st t0}*   (st: stream time after the batch,
---       t0: earliest event time in it; '' when none),
+--       {metakey epoch from to st t0 ctage}*   (st: stream time after the
+--       batch, t0: earliest event time in it, ctage: ms since the consumer
+--       found the partition at its log end; '' when none; from == to: the
+--       partition only reports being at its end),
 --       nappend, {key bytes}*   (window chunks, then seen-id slices)
 --       nidx, {key sid labels}*, ntypes, {type}*,
 --       ngc, {score member}*, nstat, {field incr}*
@@ -35,7 +37,7 @@ local owner = ARGV[1]
 local maxlen = count(2)
 local nparts = count(3)
 local parts_at = 4
-local i = parts_at + nparts * 6
+local i = parts_at + nparts * 7
 local nappend = count(i)
 local append_at = i + 1
 i = append_at + nappend * 2
@@ -67,7 +69,7 @@ end
 --    fenced instance hears "fenced" whatever else is wrong.
 local refused = {}
 for p = 0, nparts - 1 do
-    local b = parts_at + p * 6
+    local b = parts_at + p * 7
     if not writable('HLEN', ARGV[b]) then
         return bad(ARGV[b], 'is not a hash')
     end
@@ -144,22 +146,33 @@ for q = 0, nstat - 1 do
     redis.call('HINCRBY', KEYS[2], ARGV[stat_at + 2 * q], ARGV[stat_at + 2 * q + 1])
 end
 -- wt: when the partition last moved, by Redis's clock, so that every
--- instance judges idleness against one clock; st0: its earliest event time
+-- instance judges idleness against one clock; st0: its earliest event time;
+-- ct: when it was last known to be at its log end (only ever moves forward:
+-- what was applied stays applied)
 local now = redis.call('TIME')
 local wt = now[1] * 1000 + math.floor(now[2] / 1000)
 for p = 0, nparts - 1 do
-    local b = parts_at + p * 6
-    redis.call('HSET', ARGV[b], 'next', ARGV[b + 3], 'wt', wt)
-    if ARGV[b + 4] ~= '' then
-        redis.call('HSET', ARGV[b], 'st', ARGV[b + 4])
+    local b = parts_at + p * 7
+    if ARGV[b + 2] ~= ARGV[b + 3] then
+        redis.call('HSET', ARGV[b], 'next', ARGV[b + 3], 'wt', wt)
+        if ARGV[b + 4] ~= '' then
+            redis.call('HSET', ARGV[b], 'st', ARGV[b + 4])
+        end
+        if ARGV[b + 5] ~= '' then
+            local st0 = tonumber(redis.call('HGET', ARGV[b], 'st0'))
+            if not st0 or tonumber(ARGV[b + 5]) < st0 then
+                redis.call('HSET', ARGV[b], 'st0', ARGV[b + 5])
+            end
+        end
+        redis.call('SADD', KEYS[3], ARGV[b])
     end
-    if ARGV[b + 5] ~= '' then
-        local st0 = tonumber(redis.call('HGET', ARGV[b], 'st0'))
-        if not st0 or tonumber(ARGV[b + 5]) < st0 then
-            redis.call('HSET', ARGV[b], 'st0', ARGV[b + 5])
+    if ARGV[b + 6] ~= '' then
+        local ct = wt - tonumber(ARGV[b + 6])
+        local was = tonumber(redis.call('HGET', ARGV[b], 'ct'))
+        if not was or ct > was then
+            redis.call('HSET', ARGV[b], 'ct', ct)
         end
     end
-    redis.call('SADD', KEYS[3], ARGV[b])
 end
 if #big > 0 then
     return { 'OK', big }

@@ -158,6 +158,14 @@ struct store_part {
     int64_t from, to;
     int64_t st; /**< stream time after the batch (INT64_MIN: none yet, left unset) */
     int64_t t0; /**< earliest event time in the batch (INT64_MIN: none) */
+    /**
+     * The consumer found the partition at its log end, caught_up_age_ms
+     * before the flush. Recorded as `ct` by Redis's clock: every event
+     * produced before then has been applied (rules.md, watermark). A part
+     * with from == to carries only this.
+     */
+    bool caught_up;
+    int64_t caught_up_age_ms;
 };
 
 /** Fingerprints to append to one seen slice. */
@@ -292,6 +300,8 @@ struct store_progress {
     int64_t st;  /**< max event time applied */
     int64_t st0; /**< earliest event time applied */
     int64_t wt;  /**< Redis clock at its last claim or batch, ms */
+    bool has_ct;
+    int64_t ct; /**< Redis clock when last found at its log end, ms */
 };
 
 /**

@@ -63,7 +63,7 @@ enum jd_err store_progress(struct store *s, const char *topic, struct store_prog
         return store_bad_reply(s, r, "progress", errstr, errstr_size);
     for (size_t i = 1; i < r->elements; i++) {
         const redisReply *p = r->element[i];
-        if (p->type != REDIS_REPLY_ARRAY || p->elements != 4)
+        if (p->type != REDIS_REPLY_ARRAY || p->elements != 5)
             return store_bad_reply(s, r, "progress", errstr, errstr_size);
         const redisReply *k = p->element[0];
         int64_t part;
@@ -77,6 +77,7 @@ enum jd_err store_progress(struct store *s, const char *topic, struct store_prog
             o->has_st = store_reply_i64(p->element[1], &o->st);
             o->has_st0 = store_reply_i64(p->element[2], &o->st0);
             o->has_wt = store_reply_i64(p->element[3], &o->wt);
+            o->has_ct = store_reply_i64(p->element[4], &o->ct);
         }
         (*n)++;
     }

@@ -240,6 +240,7 @@ enum jd_err store_flush_send(struct store *s, const struct store_flush *f, char 
         /* unknown (no valid event yet): left unset, so GC does not wait for it */
         ADD(p->st == INT64_MIN ? store_arg(a, "", 0) : store_arg_i64(a, p->st));
         ADD(p->t0 == INT64_MIN ? store_arg(a, "", 0) : store_arg_i64(a, p->t0));
+        ADD(!p->caught_up ? store_arg(a, "", 0) : store_arg_i64(a, p->caught_up_age_ms));
         if (p->st > max_st)
             max_st = p->st;
     }

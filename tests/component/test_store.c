@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define T0 INT64_C(1795478400000) /* 2026-11-24T00:00:00Z */
 
@@ -90,7 +91,7 @@ static enum jd_err flush(struct fixture *f, struct store *s, int32_t partition, 
                          struct store_refusal *ref, size_t *nref)
 {
     char err[JD_ERRSTR_SIZE];
-    struct store_part part = { partition, epoch, from, to, st, st };
+    struct store_part part = { partition, epoch, from, to, st, st, false, 0 };
     assert_true(agg_seal(f->agg));
     struct store_flush fl = { "ev", owner, &part, 1, NULL, 0, f->agg, NULL, 0 };
     enum jd_err e = store_flush(s, &fl, ref, 8, nref, err, sizeof(err));
@@ -275,7 +276,7 @@ static void test_seen_slices(void **state)
     memset(blob, 0xab, sizeof(blob));
 
     assert_int_equal(store_claim(f->store, "ev", 5, "a", &c, err, sizeof(err)), JD_OK);
-    struct store_part part = { 5, c.epoch, 0, 2, T0, T0 };
+    struct store_part part = { 5, c.epoch, 0, 2, T0, T0, false, 0 };
     struct store_seen seen[2] = { { 5, 100, T0 + JD_MS_DAY, blob, 16 },
                                   { 5, 101, T0 + JD_MS_DAY, blob, 32 } };
     assert_true(agg_seal(f->agg));
@@ -451,6 +452,64 @@ static void test_unknown_stream_time(void **state)
 }
 
 /*
+ * A part that only reports the partition at its log end (from == to) sets
+ * `ct` by Redis's clock minus its age and nothing else: not `next`, not the
+ * time it last moved (`wt`, which decides idleness); `ct` never goes back;
+ * a fenced instance's report writes nothing; store_progress() reads it.
+ */
+static void test_log_end_report(void **state)
+{
+    struct fixture *f = *state;
+    struct store_claim c, c2;
+    struct store_refusal ref[8];
+    struct store_progress pr[4];
+    size_t nref, n;
+    int64_t now;
+    char err[JD_ERRSTR_SIZE];
+    struct store *s = new_store(f, "le", JD_MS_HOUR);
+
+    assert_int_equal(store_claim(s, "ev", 1, "a", &c, err, sizeof(err)), JD_OK);
+    add(f->agg, "visit", "web", T0, false, 0, "u1");
+    assert_int_equal(flush(f, s, 1, "a", c.epoch, 0, 1, T0, ref, &nref), JD_OK);
+    assert_int_equal(store_progress(s, "ev", pr, 4, &n, &now, err, sizeof(err)), JD_OK);
+    assert_int_equal(n, 1);
+    assert_false(pr[0].has_ct);
+    assert_true(pr[0].has_wt);
+    int64_t wt = pr[0].wt;
+    usleep(5000); /* let Redis's clock move on */
+
+    struct store_part part = { 1, c.epoch, 1, 1, T0, INT64_MIN, true, 2 };
+    assert_true(agg_seal(f->agg));
+    struct store_flush fl = { "ev", "a", &part, 1, NULL, 0, f->agg, NULL, 0 };
+    assert_int_equal(store_flush(s, &fl, ref, 8, &nref, err, sizeof(err)), JD_OK);
+    assert_int_equal(store_progress(s, "ev", pr, 4, &n, &now, err, sizeof(err)), JD_OK);
+    assert_true(pr[0].has_ct);
+    assert_true(pr[0].ct <= now - 2 && pr[0].ct > wt);
+    assert_int_equal(pr[0].wt, wt);
+    assert_int_equal(pr[0].st, T0);
+    int64_t ct = pr[0].ct;
+    redisReply *r = raw(f, "HGET {le}:p:ev:1 next");
+    assert_string_equal(r->str, "1");
+    freeReplyObject(r);
+
+    /* an older report does not move it back */
+    part.caught_up_age_ms = 3600000;
+    assert_int_equal(store_flush(s, &fl, ref, 8, &nref, err, sizeof(err)), JD_OK);
+    assert_int_equal(store_progress(s, "ev", pr, 4, &n, &now, err, sizeof(err)), JD_OK);
+    assert_int_equal(pr[0].ct, ct);
+
+    /* another instance took the partition: the old owner's report is fenced */
+    assert_int_equal(store_claim(s, "ev", 1, "b", &c2, err, sizeof(err)), JD_OK);
+    usleep(5000);
+    part.caught_up_age_ms = 0;
+    assert_int_equal(store_flush(s, &fl, ref, 8, &nref, err, sizeof(err)), JD_ERR_FENCED);
+    assert_int_equal(store_progress(s, "ev", pr, 4, &n, &now, err, sizeof(err)), JD_OK);
+    assert_int_equal(pr[0].ct, ct);
+    agg_reset(f->agg);
+    store_destroy(s);
+}
+
+/*
  * Redis checks a key's type only when a command runs, so a key the flush
  * cannot write must be caught before the first write: the whole batch is
  * refused, nothing at all changes, the connection stays up, and the batch
@@ -477,7 +536,7 @@ static void test_unwritable_key_refused(void **state)
     freeReplyObject(raw(f, "HSET %s x y", key)); /* someone's hash where a chunk goes */
 
     add(f->agg, "lead", "web", T0 + 1000, false, 0, "u2");
-    part = (struct store_part){ 1, c.epoch, 1, 2, T0 + 1000, T0 + 1000 };
+    part = (struct store_part){ 1, c.epoch, 1, 2, T0 + 1000, T0 + 1000, false, 0 };
     assert_true(agg_seal(f->agg));
     struct store_flush fl = { "ev", "a", &part, 1, NULL, 0, f->agg, &stat, 1 };
     assert_int_equal(store_flush(s, &fl, ref, 8, &nref, err, sizeof(err)), JD_ERR_CORRUPT);
@@ -566,7 +625,7 @@ static void test_many_counters(void **state)
     assert_int_equal(store_claim(s, "ev", 1, "a", &c, err, sizeof(err)), JD_OK);
     add(f->agg, "lead", "web", T0, false, 0, "u1");
     assert_true(agg_seal(f->agg));
-    struct store_part part = { 1, c.epoch, 0, 1, T0, T0 };
+    struct store_part part = { 1, c.epoch, 0, 1, T0, T0, false, 0 };
     struct store_flush fl = { "ev", "a", &part, 1, NULL, 0, f->agg, stats, N };
     for (int round = 0; round < 2; round++) { /* the second run reads N existing counters */
         part.from = round;
@@ -595,6 +654,7 @@ int main(void)
         cmocka_unit_test(test_redis_restart),
         cmocka_unit_test(test_pin_start_offset),
         cmocka_unit_test(test_unknown_stream_time),
+        cmocka_unit_test(test_log_end_report),
         cmocka_unit_test(test_unwritable_key_refused),
         cmocka_unit_test(test_big_chunk_queued),
         cmocka_unit_test(test_many_counters),

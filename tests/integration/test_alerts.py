@@ -17,6 +17,12 @@
    with a broken rule file keeps the old rules, with a good one swaps them
    in; a late event is counted and alerts already sent are not retracted;
    the heartbeat alert is always firing.
+4. A quiet partition does not hold the watermark: one partition gets a
+   single event just before a tick and nothing more, the others keep
+   moving; with an idle timeout of an hour the tick is evaluated anyway,
+   because the consumer reports the quiet partition at its log end (its
+   event time moves on by the wall time since). Event times are fixed, not
+   the clock's: the partition moves on from its own event time.
 """
 import json
 import os
@@ -110,6 +116,49 @@ def setup_instance(d, broker, redis, prefix, group, topic, alerts, extra=None):
     return jt.Journeyd(d, broker.bootstrap, redis.url, prefix=prefix, group=group, extra=ex)
 
 
+def quiet_partition():
+    from confluent_kafka import Producer
+    qrules = os.path.join(work, "quiet-rules")
+    os.makedirs(qrules)
+    with open(os.path.join(qrules, "quiet.yaml"), "w") as f:
+        f.write("groups:\n  - name: quiet\n    interval: 1m\n    rules:\n"
+                "      - alert: QuietMarker\n        expr: count by (channel) (marker[1m]) > 0\n"
+                "        labels: {severity: info}\n")
+    q = setup_instance(os.path.join(work, "quiet"), broker, redis, "q", "q", "quiet",
+                       "quiet.alerts", {"rules.dirs": qrules, "rules.idle_timeout": "1h"})
+    q.start(exit_on_eof=False)
+    tap.ok(q.wait_log("evaluating rules (lease taken)", timeout=60), "quiet: journeyd evaluates")
+    p = Producer({"bootstrap.servers": broker.bootstrap, "linger.ms": 1})
+
+    def send(part, ev):
+        p.produce("quiet", value=json.dumps(ev).encode(), key=ev["user_id"].encode(),
+                  partition=part)
+        p.flush(10)
+
+    t0 = 1795392000000 + 59000  # 2026-11-23T00:00:59Z: one second before a tick
+    send(0, {"type": "marker", "ts": jt.rfc3339(t0), "user_id": "m", "event_id": "m",
+             "channel": "web"})
+    fired, i = False, 0
+    end = time.time() + 60
+    while time.time() < end and not fired:
+        # the other partitions move on (event time well past the tick); partition 0 stays quiet
+        for part in (1, 2, 3):
+            send(part, {"type": "touch", "ts": jt.rfc3339(t0 + 5000 + i * 1000),
+                        "user_id": f"u{i}", "event_id": f"t{part}-{i}", "channel": "web"})
+        i += 1
+        time.sleep(0.3)
+        got, _ = alerts_on(broker.bootstrap, "quiet.alerts")
+        fired = any(json.loads(v)["alerts"][0]["labels"]["alertname"] == "QuietMarker"
+                    for _, v, _ in got)
+    tap.ok(fired, "quiet partition: the tick after its only event is evaluated while it is "
+           "quiet (idle timeout 1h)", q.tail())
+    meta = redis.cli("HMGET", "{q}:p:quiet:0", "st", "wt", "ct").split()
+    tap.ok(len(meta) == 3 and int(meta[0]) == t0 and int(meta[2]) > int(meta[1]),
+           "quiet partition: Redis records it at its log end after its last batch", meta)
+    q.proc.send_signal(signal.SIGTERM)
+    tap.ok(q.wait(timeout=60) == 0, "quiet: stopped cleanly", q.tail())
+
+
 redis = jt.Redis(work)
 broker = None
 try:
@@ -119,7 +168,8 @@ try:
     topics = []
     for k in range(1, ncases + 1):
         topics += [f"c{k}", f"c{k}.alerts"]
-    topics += ["two", "two.alerts.one", "two.alerts.two", "st", "st.alerts"]
+    topics += ["two", "two.alerts.one", "two.alerts.two", "st", "st.alerts", "quiet",
+               "quiet.alerts"]
     broker = jt.Broker(4, topics)
     evdir = os.path.join(work, "events")
     os.makedirs(evdir)
@@ -131,7 +181,7 @@ try:
     # ---------------------------------------------------------------- 1
     # (developing: JD_CASES="3 6" runs only those cases, JD_SECTIONS="1" only section 1)
     only = [int(x) for x in os.environ.get("JD_CASES", "").split()] or range(1, ncases + 1)
-    sections = os.environ.get("JD_SECTIONS", "123")
+    sections = os.environ.get("JD_SECTIONS", "1234")
     for k in (only if "1" in sections else []):
         path = os.path.join(evdir, f"{k}.ndjson")
         evs = events_of(path)
@@ -160,6 +210,10 @@ try:
             tap.ok(len(b) >= 1 and all(x["status"] == "firing" and
                                        x["labels"]["severity"] == "info" for x in b),
                    f"the heartbeat alert is firing ({len(b)} heartbeat messages)")
+
+    # ---------------------------------------------------------------- 4
+    if "4" in sections:
+        quiet_partition()
 
     # ---------------------------------------------------------------- 2
     if "2" not in sections:

@@ -71,7 +71,7 @@ static struct ruleset *rules(const char *yaml)
     const char *bufs[] = { yaml };
     size_t lens[] = { strlen(yaml) };
     struct rule_diags d = { 0 };
-    struct ruleset *rs = ruleset_parse(names, bufs, lens, 1, &d);
+    struct ruleset *rs = ruleset_parse(names, bufs, lens, 1, NULL, &d);
     if (!rs)
         fail_msg("rules do not compile: %s", d.n ? d.v[0] : "(no message)");
     rule_diags_free(&d);
