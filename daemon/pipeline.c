@@ -20,6 +20,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+/*
+ * A quiet partition's log end is reported at most this often: every batch
+ * would cost Redis a write per assigned partition, and the evaluator reads
+ * progress every 20-100 ms anyway.
+ */
+#define PIPELINE_LOG_END_MS 50
+
 /* Seen ids are remembered per slice of stream time; a window spans this many slices. */
 #define PIPELINE_DEDUP_SLICES 8
 
@@ -77,6 +84,7 @@ struct pipeline_part {
     int64_t applied; /* offset Redis holds as the resume point; -1: none yet */
     int64_t st;      /* stream time applied in Redis (INT64_MIN: none) */
     int64_t bst;     /* stream time including the batches built since */
+    int64_t end_ms;  /* last reported at its log end (monotonic ms) */
     struct dedup *seen;
 };
 
@@ -711,6 +719,10 @@ void pipeline_log_end(struct pipeline *p, int32_t partition, int64_t end_offset,
     if (!pp || pp->state != PIPELINE_ACTIVE || pp->pos < 0 || end_offset < 0 ||
         pp->pos < end_offset)
         return;
+    /* with events in the batch the report is free; alone it costs a write */
+    if (!p->building->bp[partition].in && mono_ms - pp->end_ms < PIPELINE_LOG_END_MS)
+        return;
+    pp->end_ms = mono_ms;
     struct pipeline_bpart *bp = pipeline_bpart(p->building, partition, pp->pos);
     bp->at_end = true;
     bp->at_end_ms = mono_ms;
