@@ -100,6 +100,9 @@ static enum jd_err evaluator_load(struct evaluator *ev)
     ev->hb_seq = st.hb_seq;
     ev->hb_since = st.hb_since;
     store_evalstate_free(&st);
+    /* the watermark went back to the saved one: read progress again before judging */
+    ev->poked = true;
+    ev->next_progress = 0;
     return JD_OK;
 }
 
@@ -332,16 +335,19 @@ void evaluator_run(struct evaluator *ev)
         }
         ev->next_lease = 0;
     }
+    /* the lease first: it must not lapse while Kafka takes its time with our alerts */
+    if (!evaluator_lease(ev, now))
+        return;
     if (ev->awaiting && !evaluator_settle(ev))
         return;
-    if (!evaluator_lease(ev, now) || !ev->leader || !evaluator_progress(ev, now))
+    if (!ev->leader || !evaluator_progress(ev, now))
         return;
-    ev->backoff_ms = 0;
     ev->produced = 0;
     uint64_t before = ev->ticks;
     evaluator_ticks(ev);
     if (!ev->leader || now < ev->next_try)
-        return; /* failed and handled */
+        return;         /* failed and handled */
+    ev->backoff_ms = 0; /* the run went through: the next failure backs off afresh */
     int64_t minute = ev->now - ev->now % EVALUATOR_HEARTBEAT_MS;
     if (ev->hb_minute == INT64_MAX)
         ev->hb_minute = minute;
@@ -379,7 +385,7 @@ bool evaluator_drain(struct evaluator *ev, int timeout_ms)
             ticks = ev->ticks;
             deadline = ts_mono_ms() + timeout_ms;
         }
-        if (ev->awaiting || !ev->leader)
+        if (ev->awaiting || !ev->leader || ts_mono_ms() < ev->next_try)
             publish_wait(ev->pub, 100, ev->err, sizeof(ev->err));
     }
     return false;

@@ -141,6 +141,10 @@ static enum jd_err state_time(const json_t *o, const char *at, const char *key, 
     if (!v)
         return JD_ERR_INVALID;
     *t = json_is_null(v) ? INT64_MIN : (int64_t)json_integer_value(v);
+    /* what an alert message can carry (years 1 to 9999): nothing later overflows */
+    if (*t != INT64_MIN && (*t < INT64_C(-62135596800000) || *t > INT64_C(253402300799999)))
+        return jd_errf(JD_ERR_INVALID, errstr, errstr_size, "%s%s: %lld is out of range", at, key,
+                       (long long)*t);
     return JD_OK;
 }
 
@@ -189,6 +193,9 @@ static enum jd_err state_group(struct engine *e, const json_t *o, const char *at
         return jd_errf(JD_ERR_INVALID, errstr, errstr_size, "%sjoin_at_wm: expected a boolean", at);
     for (size_t g = 0; g < e->ngroups; g++)
         if (!strcmp(e->groups[g].name, name)) {
+            if (e->groups[g].loaded)
+                return jd_errf(JD_ERR_INVALID, errstr, errstr_size,
+                               "%.*s: the same group as an earlier one", (int)strlen(at) - 1, at);
             e->groups[g].last_tick = last;
             e->groups[g].since = since;
             e->groups[g].join_at_wm = j && json_is_true(j);
@@ -271,6 +278,8 @@ static enum jd_err state_doc(struct engine *e, const json_t *root, char *errstr,
     char at[48];
     enum jd_err err;
 
+    for (size_t g = 0; g < e->ngroups; g++)
+        e->groups[g].loaded = false; /* a failed load may have left some set */
     if (!json_is_object(root))
         return jd_errf(JD_ERR_INVALID, errstr, errstr_size, "expected an object");
     if (!(v = state_get(root, "", "v", ST_COUNT, errstr, errstr_size)))

@@ -587,7 +587,8 @@ static void rule_one(struct rule_file *f, struct rule_build *b, const struct ydo
     char msg[512];
     unsigned ecol;
     if (r->expr && f->ret &&
-        !rule_check_retention(r->expr, interval, f->ret, &ecol, msg, sizeof(msg))) {
+        !rule_check_retention(r->expr, interval, b->rs->groups[gi].tz, f->ret, &ecol, msg,
+                              sizeof(msg))) {
         unsigned line, col;
         rule_expr_pos(f, expr, ecol, &line, &col);
         rule_diag(f->diags, true, f->name, line, col, "%s", msg);

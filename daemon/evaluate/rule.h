@@ -145,16 +145,18 @@ enum jd_err rule_check_expr(const struct expr_node *e, const struct query_table 
                             size_t ntables, char *errstr, size_t errstr_size);
 
 /**
- * @brief Whether \p e, evaluated at ticks every \p interval_ms (multiples
- *        since the epoch), reads buckets older than \p ret keeps. A range
- *        edge that is not a whole hour (day) at those ticks needs minute
- *        (hour) buckets that far back; past their retention the rule would
- *        be skipped at every tick. Duration ranges, offsets and pct_change()
- *        are followed; calendar ranges and consecutive() are not.
+ * @brief Whether \p e, evaluated at a group's ticks (every \p interval_ms
+ *        since the epoch; local midnights of \p tz for 1d and 1w), reads
+ *        buckets older than \p ret keeps. A range edge that is not a whole
+ *        hour (day) at those ticks needs minute (hour) buckets that far
+ *        back; past their retention the rule would be skipped at every tick.
+ *        Duration ranges, offsets and pct_change() are followed; calendar
+ *        ranges and consecutive() are not.
+ * @param tz the group's zone (NULL: UTC).
  * @param col set to the column of the first such selector.
  * @returns false with a message in \p msg when there is one.
  */
-bool rule_check_retention(const struct expr_node *e, int64_t interval_ms,
+bool rule_check_retention(const struct expr_node *e, int64_t interval_ms, const struct tz *tz,
                           const struct window_retention *ret, unsigned *col, char *msg,
                           size_t msg_size);
 

@@ -135,22 +135,44 @@ enum jd_err rule_check_expr(const struct expr_node *e, const struct query_table 
 }
 
 /*
- * The finest buckets a range edge `age` before a tick needs: ticks are
- * multiples of the interval, so the edge is a whole day (hour) only when
- * both the interval and the age are.
+ * The finest buckets a tick falls on. Groups of 1d and 1w tick at local
+ * midnights (engine.c), whole days only in UTC, whole hours in most zones;
+ * two dates stand for standard and summer time.
  */
-static enum window_res rule_edge_res(int64_t interval, int64_t age)
+static enum window_res rule_tick_res(int64_t interval, const struct tz *tz)
 {
-    if (interval % JD_MS_DAY == 0 && age % JD_MS_DAY == 0)
+    if (tz && (interval == JD_MS_DAY || interval == 7 * JD_MS_DAY)) {
+        static const int64_t samples[] = { INT64_C(1767225600000),   /* 2026-01-01 */
+                                           INT64_C(1782864000000) }; /* 2026-07-01 */
+        enum window_res r = WINDOW_DAY;
+        for (size_t i = 0; i < JD_ARRAY_SIZE(samples); i++) {
+            int64_t t = tz_period_start(tz, TZ_DAY, samples[i]);
+            if (t % JD_MS_HOUR)
+                r = WINDOW_MINUTE;
+            else if (t % JD_MS_DAY && r == WINDOW_DAY)
+                r = WINDOW_HOUR;
+        }
+        return r;
+    }
+    if (interval % JD_MS_DAY == 0)
         return WINDOW_DAY;
-    if (interval % JD_MS_HOUR == 0 && age % JD_MS_HOUR == 0)
+    return interval % JD_MS_HOUR == 0 ? WINDOW_HOUR : WINDOW_MINUTE;
+}
+
+/* The finest buckets a range edge `age` before a tick on \p tick buckets needs. */
+static enum window_res rule_edge_res(enum window_res tick, int64_t age)
+{
+    if (tick == WINDOW_DAY && age % JD_MS_DAY == 0)
+        return WINDOW_DAY;
+    if (tick != WINDOW_MINUTE && age % JD_MS_HOUR == 0)
         return WINDOW_HOUR;
     return WINDOW_MINUTE;
 }
 
 /* \p back: how far pct_change() (and nothing else) has already shifted \p e. */
-static bool rule_kept(const struct expr_node *e, int64_t interval, int64_t back,
-                      const struct window_retention *ret, unsigned *col, char *msg, size_t size)
+static bool rule_kept(const struct expr_node *e, int64_t interval, enum window_res tick,
+                      int64_t back, const struct window_retention *ret, unsigned *col, char *msg,
+                      size_t size)
 {
     static const char *const names[] = { "minute", "hour", "day" };
     if (!e)
@@ -158,7 +180,7 @@ static bool rule_kept(const struct expr_node *e, int64_t interval, int64_t back,
     if (e->kind == EXPR_SELECT && e->range == EXPR_RANGE_DURATION) {
         int64_t ages[2] = { back + e->offset_ms + e->range_ms, back + e->offset_ms };
         for (int i = 0; i < 2; i++) {
-            enum window_res r = rule_edge_res(interval, ages[i]);
+            enum window_res r = rule_edge_res(tick, ages[i]);
             if (ages[i] <= ret->ms[r])
                 continue;
             char age[32], iv[32], kept[32], hour[32], fix[160];
@@ -187,23 +209,24 @@ static bool rule_kept(const struct expr_node *e, int64_t interval, int64_t back,
         return true;
     if (e->kind == EXPR_CALL && !strcmp(e->func, "pct_change") && e->nargs == 2 &&
         e->args[1]->kind == EXPR_DURATION)
-        return rule_kept(e->args[0], interval, back, ret, col, msg, size) &&
-               rule_kept(e->args[0], interval, back + e->args[1]->range_ms, ret, col, msg, size);
-    if (!rule_kept(e->lhs, interval, back, ret, col, msg, size) ||
-        !rule_kept(e->rhs, interval, back, ret, col, msg, size) ||
-        !rule_kept(e->arg, interval, back, ret, col, msg, size))
+        return rule_kept(e->args[0], interval, tick, back, ret, col, msg, size) &&
+               rule_kept(e->args[0], interval, tick, back + e->args[1]->range_ms, ret, col, msg,
+                         size);
+    if (!rule_kept(e->lhs, interval, tick, back, ret, col, msg, size) ||
+        !rule_kept(e->rhs, interval, tick, back, ret, col, msg, size) ||
+        !rule_kept(e->arg, interval, tick, back, ret, col, msg, size))
         return false;
     for (size_t i = 0; i < e->nargs; i++)
-        if (!rule_kept(e->args[i], interval, back, ret, col, msg, size))
+        if (!rule_kept(e->args[i], interval, tick, back, ret, col, msg, size))
             return false;
     return true;
 }
 
-bool rule_check_retention(const struct expr_node *e, int64_t interval_ms,
+bool rule_check_retention(const struct expr_node *e, int64_t interval_ms, const struct tz *tz,
                           const struct window_retention *ret, unsigned *col, char *msg,
                           size_t msg_size)
 {
-    return rule_kept(e, interval_ms, 0, ret, col, msg, msg_size);
+    return rule_kept(e, interval_ms, rule_tick_res(interval_ms, tz), 0, ret, col, msg, msg_size);
 }
 
 struct window_retention rule_retention(const struct config *cfg)

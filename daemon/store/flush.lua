@@ -74,6 +74,11 @@ for p = 0, nparts - 1 do
         return bad(ARGV[b], 'is not a hash')
     end
     local meta = redis.call('HMGET', ARGV[b], 'owner', 'epoch', 'next')
+    for k = 5, 6 do -- t0 and ctage: numbers or '' (checked before any write)
+        if ARGV[b + k] ~= '' and not tonumber(ARGV[b + k]) then
+            error('JDBADARGS: expected a number at argument ' .. (b + k))
+        end
+    end
     if meta[1] ~= owner or meta[2] ~= ARGV[b + 1] then
         refused[#refused + 1] = { p, 'FENCED', meta[3] or '' }
     elseif meta[3] and meta[3] ~= ARGV[b + 2] then

@@ -105,6 +105,18 @@ with tempfile.TemporaryDirectory() as tmp:
     rules:
       - alert: NotWholeHours
         expr: count(lead[4d]) > 1
+  - name: daily-local
+    interval: 1d
+    timezone: Asia/Shanghai
+    rules:
+      - alert: LocalMidnights
+        expr: count(lead[200d]) > 1
+  - name: daily-utc
+    interval: 1d
+    timezone: UTC
+    rules:
+      - alert: UtcMidnights
+        expr: count(lead[200d]) > 1
 """
     path = os.path.join(tmp, "retention.yaml")
     with open(path, "w") as f:
@@ -121,12 +133,15 @@ with tempfile.TemporaryDirectory() as tmp:
             "buckets from 200d back, but windows.retention.hour keeps 130d: the rule would be "
             "skipped at every tick; raise windows.retention.hour",
             f"{path}:24:21: warning: at this group's ticks (every 1h30m) the range needs minute "
-            "buckets from 4d back"]
+            "buckets from 4d back",
+            # local midnights are whole hours, not whole days, in UTC: hour buckets
+            f"{path}:30:21: warning: at this group's ticks (every 1d) the range needs hour "
+            "buckets from 200d back"]
     for w in want:
         check(any(l.startswith(w) for l in lines), f"retention: {w.split(': ', 2)[2][:70]!r}")
-    check(p.returncode == 0 and lines[-1].endswith("(4 warnings)"),
+    check(p.returncode == 0 and lines[-1].endswith("(5 warnings)"),
           "retention: warnings only, nothing else flagged (3d at minute ticks, calendar "
-          "periods, a week over week at hourly ticks): " + lines[-1])
+          "periods, a week over week at hourly ticks, 200d at UTC midnights): " + lines[-1])
     # the config's retention decides: with minute buckets kept 15 days the minutely one is fine
     cfg = os.path.join(tmp, "ret.yaml")
     with open(cfg, "w") as f:

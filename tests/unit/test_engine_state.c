@@ -352,6 +352,11 @@ static void test_malformed(void **state)
         { "{\"v\":1,\"start\":0,\"high\":0,\"groups\":[{\"name\":\"fast\",\"since\":0}],"
           "\"alerts\":[]}",
           "groups[0].last_tick: missing" },
+        { "{\"v\":1,\"start\":0,\"high\":0,\"groups\":[{\"name\":\"fast\",\"last_tick\":0,"
+          "\"since\":0},{\"name\":\"fast\",\"last_tick\":60000,\"since\":0}],\"alerts\":[]}",
+          "groups[1]: the same group" },
+        { "{\"v\":1,\"start\":0,\"high\":9223372036854775000,\"groups\":[],\"alerts\":[]}",
+          "high: 9223372036854775000 is out of range" },
         { DOC_HEAD ALERT_HEAD "\"labels\":{\"channel\":\"a\"}," ALERT_TAIL "," ALERT_HEAD
                               "\"labels\":{\"channel\":7}," ALERT_TAIL "]}",
           "alerts[1].labels.channel: expected a string" },
