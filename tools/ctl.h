@@ -22,4 +22,7 @@ int ctl_test_rules(const char *cfgpath, int argc, char **argv);
 /** journeyctl replay --rules DIR|FILE… [--lateness D] [EVENTS|-] */
 int ctl_replay(const char *cfgpath, int argc, char **argv);
 
+/** journeyctl attribution --paths FILE [--model M]... [--order K] [--format F] [--output FILE] */
+int ctl_attribution(const char *cfgpath, int argc, char **argv);
+
 #endif

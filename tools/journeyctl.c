@@ -8,6 +8,7 @@
  *   journeyctl [-c FILE] check rules FILE|DIR...
  *   journeyctl [-c FILE] test rules [--tap] FILE...
  *   journeyctl [-c FILE] replay --rules DIR|FILE... [--lateness D] [EVENTS|-]
+ *   journeyctl [-c FILE] attribution --paths FILE.csv [--format F] ...
  *   journeyctl broker [--partitions N] [--topic NAME]...
  *
  * It reads the same config and JOURNEYD_* environment as the daemon and
@@ -51,6 +52,9 @@ static void ctl_usage(FILE *out)
           "  replay --rules DIR|FILE... [--lateness D] [--external-url URL] [EVENTS|-]\n"
           "        backtest: run the rules over NDJSON events (or kcat -J lines) in event\n"
           "        time and print the alert messages they would publish, one per line\n"
+          "  attribution --paths FILE.csv [--model M]... [--order K]\n"
+          "        [--format table|csv|json|svg] [--output FILE]\n"
+          "        attribution report (all models) over ChannelAttribution path data\n"
           "  check events [--json] [FILE|-]...\n"
           "        decode and validate NDJSON events as journeyd would (exit 1 if any is bad)\n"
           "  broker [--partitions N] [--topic NAME]...\n"
@@ -474,6 +478,8 @@ int main(int argc, char **argv)
         return ctl_test_rules(cfgpath, argc - i - 2, argv + i + 2);
     if (!strcmp(cmd, "replay"))
         return ctl_replay(cfgpath, argc - i, argv + i);
+    if (!strcmp(cmd, "attribution"))
+        return ctl_attribution(cfgpath, argc - i, argv + i);
     if (!strcmp(cmd, "broker"))
         return ctl_broker(argc - i, argv + i);
     fprintf(stderr, "journeyctl: unknown command '%s'\n", cmd);

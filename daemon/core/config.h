@@ -63,6 +63,7 @@ struct config {
         char *journey_mode;
         int64_t half_life_ms;
         double first_weight, last_weight;
+        int64_t markov_order, max_touches, recompute_every_ms, training_window_ms;
     } attribution;
     struct {
         struct config_list dirs;

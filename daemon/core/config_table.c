@@ -114,6 +114,20 @@ static const struct config_entry config_entries[] = {
       0, 1, NULL, "Share of the first touch in `position_based`.", 0 },
     { "attribution.position_based.last_weight", CONFIG_FLOAT, OFF(attribution.last_weight), "0.4",
       0, 1, NULL, "Share of the last touch in `position_based`.", 0 },
+    { "attribution.markov.order", CONFIG_INT, OFF(attribution.markov_order), "1", 1, 3, NULL,
+      "Order of the Markov chain: a state is the last 1, 2 or 3 channels of a path "
+      "(consecutive repeats collapsed).",
+      0 },
+    { "attribution.max_touches", CONFIG_INT, OFF(attribution.max_touches), "64", 1, 1024, NULL,
+      "Touches kept per journey (the newest); older ones are dropped and counted.", 0 },
+    { "attribution.recompute_every", CONFIG_DURATION, OFF(attribution.recompute_every_ms), "1m",
+      1000, DAY, NULL,
+      "How often the streaming `markov` and `shapley` weights are recomputed from the path "
+      "statistics.",
+      0 },
+    { "attribution.training_window", CONFIG_DURATION, OFF(attribution.training_window_ms), "30d",
+      3600000, 400 * DAY, NULL,
+      "The span of path statistics the streaming weights are learnt from.", 0 },
 
     /* rules */
     { "rules.dirs", CONFIG_LIST, OFF(rules.dirs), "rules", 0, 0, NULL,

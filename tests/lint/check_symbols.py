@@ -13,7 +13,7 @@ PREFIX = {"err": ("jd_err",), "config_table": ("config_",), "store_read": ("stor
           "store_flush": ("store_",), "hash": ("hash",), "query_ops": ("query_",),
           "rule": ("rule_", "ruleset_"), "rule_check": ("rule_",),
           "rule_load": ("rule_", "ruleset_"), "engine_state": ("engine_",),
-          "store_eval": ("store_",)}
+          "store_eval": ("store_",), "report_write": ("report_",)}
 out = subprocess.run(["nm", "-g", "--defined-only", lib], capture_output=True, text=True,
                      check=True).stdout
 n = 0
@@ -34,7 +34,8 @@ for line in out.splitlines():
         if stem.endswith(ext):
             stem = stem[: -len(ext)]
     stem = stem.split("_", 1)[1] if "_" in stem and stem.split("_", 1)[0] in (
-        "core", "decode", "aggregate", "store", "evaluate", "consume", "publish") else stem
+        "core", "decode", "aggregate", "store", "evaluate", "consume", "publish",
+        "attribute") else stem
     allowed = PREFIX.get(stem, (stem + "_",))
     n += 1
     ok = sym.startswith(allowed)
