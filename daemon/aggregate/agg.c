@@ -287,6 +287,7 @@ static bool agg_reg_add(struct agg *a, uint32_t min, struct hll_update u)
 void agg_delta_merge(struct agg_delta *d, const struct agg_delta *s)
 {
     d->count += s->count;
+    d->wsum += s->wsum;
     if (!s->vcount)
         return;
     if (!d->vcount) {
@@ -311,10 +312,11 @@ void agg_delta_merge(struct agg_delta *d, const struct agg_delta *s)
 bool agg_delta_merge_checked(struct agg_delta *d, const struct agg_delta *s)
 {
     int64_t c, v;
-    jd_i128 sum;
+    jd_i128 sum, w;
     if (__builtin_add_overflow(d->count, s->count, &c) ||
         __builtin_add_overflow(d->vcount, s->vcount, &v) ||
-        __builtin_add_overflow(d->sum, s->sum, &sum) || s->count < 0 || s->vcount < 0)
+        __builtin_add_overflow(d->sum, s->sum, &sum) ||
+        __builtin_add_overflow(d->wsum, s->wsum, &w) || s->count < 0 || s->vcount < 0)
         return false;
     agg_delta_merge(d, s);
     return true;
@@ -341,6 +343,26 @@ bool agg_add(struct agg *a, uint64_t sid, struct jd_str type, struct jd_str labe
     a->nevents++;
     if (user.n && !agg_reg_add(a, m, hll_of(user)))
         return false;
+    return true;
+}
+
+bool agg_add_credit(struct agg *a, uint64_t sid, struct jd_str type, struct jd_str labels,
+                    int64_t ts, int64_t value, int64_t weight)
+{
+    uint32_t s = agg_series_get(a, sid, type, labels);
+    if (s == UINT32_MAX)
+        return false;
+    uint32_t m = agg_minute_get(a, s, window_bucket_start(WINDOW_MINUTE, ts));
+    if (m == UINT32_MAX)
+        return false;
+    struct agg_delta one = { 0 };
+    one.count = one.vcount = 1;
+    one.sum = value;
+    one.min = one.max = one.last = value;
+    one.last_ts = ts;
+    one.wsum = weight;
+    agg_delta_merge(&a->mins.v[m].d, &one);
+    a->nevents++;
     return true;
 }
 

@@ -29,6 +29,7 @@ struct agg_delta {
     int64_t max;     /**< micros */
     int64_t last_ts; /**< event time of the latest value */
     int64_t last;    /**< that value, micros (ties on time: the larger value) */
+    jd_i128 wsum;    /**< Σ weight, micro-units: the credit stream's fractional conversions */
 };
 
 /** The distinct-user sketch updates of one delta. */
@@ -76,6 +77,14 @@ bool agg_delta_merge_checked(struct agg_delta *d, const struct agg_delta *s);
  */
 bool agg_add(struct agg *a, uint64_t sid, struct jd_str type, struct jd_str labels, int64_t ts,
              bool has_value, int64_t value, struct jd_str user);
+
+/**
+ * @brief Fold one attribution credit into the batch: an entry of the
+ *        `credit` stream worth \p value micros and \p weight micro-conversions.
+ * @returns false only when out of memory.
+ */
+bool agg_add_credit(struct agg *a, uint64_t sid, struct jd_str type, struct jd_str labels,
+                    int64_t ts, int64_t value, int64_t weight);
 
 /**
  * @brief Roll minutes up into hours and days and build the series views.

@@ -16,7 +16,7 @@ __extension__ typedef unsigned __int128 chunk_u128;
 size_t chunk_record_max(size_t nregs)
 {
     /* offset, flags, 6 varints of <= 10 bytes, a 128-bit one of <= 19, the sparse sketch */
-    return 2 + 10 + 10 + 19 + 4 * 10 + 10 + 3 * nregs;
+    return 2 + 10 + 10 + 19 + 4 * 10 + 19 + 10 + 3 * nregs;
 }
 
 static size_t chunk_put_uv(uint8_t *out, chunk_u128 v)
@@ -61,6 +61,10 @@ size_t chunk_put_record(uint8_t *out, unsigned offset, const struct agg_delta *d
         n += chunk_put_sv(out + n, d->max);
         n += chunk_put_sv(out + n, d->last_ts);
         n += chunk_put_sv(out + n, d->last);
+    }
+    if (d->wsum) {
+        flags |= CHUNK_F_WEIGHT;
+        n += chunk_put_sv(out + n, d->wsum);
     }
     if (nregs) {
         flags |= CHUNK_F_SPARSE;
@@ -128,7 +132,7 @@ int chunk_next(struct chunk_iter *it, struct chunk_rec *rec)
     uint8_t flags = it->p[1];
     it->p += 2;
     if (rec->offset >= CHUNK_MAX_BUCKETS ||
-        (flags & ~(CHUNK_F_VALUE | CHUNK_F_SPARSE | CHUNK_F_DENSE)) ||
+        (flags & ~(CHUNK_F_VALUE | CHUNK_F_SPARSE | CHUNK_F_DENSE | CHUNK_F_WEIGHT)) ||
         ((flags & CHUNK_F_SPARSE) && (flags & CHUNK_F_DENSE)))
         return -1;
     if (!chunk_get_uv(it, &u, 63))
@@ -141,6 +145,8 @@ int chunk_next(struct chunk_iter *it, struct chunk_rec *rec)
             return -1;
         rec->d.vcount = (int64_t)u;
     }
+    if ((flags & CHUNK_F_WEIGHT) && !chunk_get_sv(it, &rec->d.wsum, 128))
+        return -1;
     if (flags & CHUNK_F_SPARSE) {
         if (!chunk_get_uv(it, &u, 32) || u > (chunk_u128)(it->end - it->p) / 3)
             return -1;

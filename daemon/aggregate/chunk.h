@@ -7,6 +7,7 @@
  *   u8 offset | u8 flags | uvarint count
  *   [flags & 1: uvarint vcount | zigzag sum (128-bit) | zigzag min | zigzag max
  *               | zigzag last_ts | zigzag last]
+ *   [flags & 8: zigzag wsum (128-bit)]             credit weights (micro-conversions)
  *   [flags & 2: uvarint n | n x (u16le register, u8 rank)]      sparse sketch
  *   [flags & 4: 65536 x u8 rank]                                dense sketch
  *
@@ -33,6 +34,7 @@
 #define CHUNK_F_VALUE  0x1
 #define CHUNK_F_SPARSE 0x2
 #define CHUNK_F_DENSE  0x4
+#define CHUNK_F_WEIGHT 0x8
 
 /** @returns an upper bound of the bytes one record with \p nregs updates needs. */
 size_t chunk_record_max(size_t nregs);

@@ -551,6 +551,13 @@ static struct expr_node *expr_parse_agg(struct parser *p, enum expr_agg agg)
         expr_fail(p, n->arg->col, ".user_id can only be counted with distinct()");
         goto fail;
     }
+    if (f == EXPR_FIELD_CONVERSIONS &&
+        (agg == EXPR_AGG_MIN || agg == EXPR_AGG_MAX || agg == EXPR_AGG_LAST)) {
+        expr_fail(p, n->arg->col,
+                  "%s() of .conversions is not kept (only their sum): use sum(%s.conversions[…])",
+                  expr_agg_names[agg], n->arg->type);
+        goto fail;
+    }
     if (agg != EXPR_AGG_COUNT && agg != EXPR_AGG_DISTINCT && f != EXPR_FIELD_VALUE &&
         f != EXPR_FIELD_CONVERSIONS) {
         expr_fail(p, n->arg->col, "%s() needs a numeric field: %s(%s.value[…])",

@@ -396,6 +396,19 @@ static size_t query_group_key(const struct query_series *s, char *const *by, siz
 static bool query_value_of(enum expr_agg agg, enum expr_field field, const struct agg_delta *a,
                            struct query_sample *out)
 {
+    if (field == EXPR_FIELD_CONVERSIONS && agg != EXPR_AGG_COUNT) {
+        /* the credit stream's fractional conversions: exact micro-units */
+        out->kind = QUERY_MICROS;
+        out->micros = a->wsum;
+        out->value = (double)a->wsum / 1e6;
+        if (agg == EXPR_AGG_AVG) {
+            if (!a->count)
+                return false;
+            out->kind = QUERY_FLOAT;
+            out->value /= (double)a->count;
+        }
+        return agg == EXPR_AGG_SUM || agg == EXPR_AGG_AVG;
+    }
     switch (agg) {
     case EXPR_AGG_COUNT:
         out->kind = QUERY_INT;
@@ -519,7 +532,10 @@ static enum jd_err query_eval_agg(struct query_ctx *c, const struct expr_node *e
         } else {
             bool has = sel->field == EXPR_FIELD_VALUE ? acc.vcount > 0 : acc.count > 0;
             enum expr_agg a =
-                bare ? (sel->field == EXPR_FIELD_VALUE ? EXPR_AGG_SUM : EXPR_AGG_COUNT) : e->agg;
+                bare ? (sel->field == EXPR_FIELD_VALUE || sel->field == EXPR_FIELD_CONVERSIONS
+                            ? EXPR_AGG_SUM
+                            : EXPR_AGG_COUNT)
+                     : e->agg;
             if (!has || !query_value_of(a, sel->field, &acc, &smp))
                 continue;
         }

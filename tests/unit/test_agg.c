@@ -177,29 +177,43 @@ static void test_delta_merge(void **state)
         struct agg_delta d, s, want;
     } cases[] = {
         /* into an empty delta: take everything */
-        { { 0, 0, 0, 0, 0, 0, 0, 0 }, { 0, 2, 2, 7, 3, 4, 100, 4 }, { 0, 2, 2, 7, 3, 4, 100, 4 } },
+        { { 0, 0, 0, 0, 0, 0, 0, 0, 0 },
+          { 0, 2, 2, 7, 3, 4, 100, 4, 0 },
+          { 0, 2, 2, 7, 3, 4, 100, 4, 0 } },
         /* a source without values only adds its count */
-        { { 0, 1, 1, 5, 5, 5, 10, 5 }, { 0, 3, 0, 0, 0, 0, 0, 0 }, { 0, 4, 1, 5, 5, 5, 10, 5 } },
+        { { 0, 1, 1, 5, 5, 5, 10, 5, 0 },
+          { 0, 3, 0, 0, 0, 0, 0, 0, 0 },
+          { 0, 4, 1, 5, 5, 5, 10, 5, 0 } },
         /* min/max widen; later last wins */
-        { { 0, 1, 1, 5, 5, 5, 10, 5 },
-          { 0, 2, 2, -1, -4, 3, 11, 3 },
-          { 0, 3, 3, 4, -4, 5, 11, 3 } },
+        { { 0, 1, 1, 5, 5, 5, 10, 5, 0 },
+          { 0, 2, 2, -1, -4, 3, 11, 3, 0 },
+          { 0, 3, 3, 4, -4, 5, 11, 3, 0 } },
         /* earlier last loses */
-        { { 0, 1, 1, 5, 5, 5, 10, 5 }, { 0, 1, 1, 9, 9, 9, 9, 9 }, { 0, 2, 2, 14, 5, 9, 10, 5 } },
+        { { 0, 1, 1, 5, 5, 5, 10, 5, 0 },
+          { 0, 1, 1, 9, 9, 9, 9, 9, 0 },
+          { 0, 2, 2, 14, 5, 9, 10, 5, 0 } },
+        /* credit weights add, with or without values */
+        { { 0, 1, 1, 5, 5, 5, 10, 5, 7 },
+          { 0, 1, 0, 0, 0, 0, 0, 0, 3 },
+          { 0, 2, 1, 5, 5, 5, 10, 5, 10 } },
         /* same time: the larger value, either way round */
-        { { 0, 1, 1, 1, 1, 1, 10, 1 }, { 0, 1, 1, 2, 2, 2, 10, 2 }, { 0, 2, 2, 3, 1, 2, 10, 2 } },
-        { { 0, 1, 1, 2, 2, 2, 10, 2 }, { 0, 1, 1, 1, 1, 1, 10, 1 }, { 0, 2, 2, 3, 1, 2, 10, 2 } },
+        { { 0, 1, 1, 1, 1, 1, 10, 1, 0 },
+          { 0, 1, 1, 2, 2, 2, 10, 2, 0 },
+          { 0, 2, 2, 3, 1, 2, 10, 2, 0 } },
+        { { 0, 1, 1, 2, 2, 2, 10, 2, 0 },
+          { 0, 1, 1, 1, 1, 1, 10, 1, 0 },
+          { 0, 2, 2, 3, 1, 2, 10, 2, 0 } },
         /* a value-less destination takes the source's value fields */
-        { { 0, 5, 0, 0, 0, 0, 0, 0 },
-          { 0, 1, 1, -7, -7, -7, -20, -7 },
-          { 0, 6, 1, -7, -7, -7, -20, -7 } },
+        { { 0, 5, 0, 0, 0, 0, 0, 0, 0 },
+          { 0, 1, 1, -7, -7, -7, -20, -7, 0 },
+          { 0, 6, 1, -7, -7, -7, -20, -7, 0 } },
     };
     for (size_t i = 0; i < JD_ARRAY_SIZE(cases); i++) {
         struct agg_delta d = cases[i].d;
         agg_delta_merge(&d, &cases[i].s);
         const struct agg_delta *w = &cases[i].want;
         if (d.count != w->count || d.vcount != w->vcount || d.sum != w->sum || d.min != w->min ||
-            d.max != w->max || d.last_ts != w->last_ts || d.last != w->last)
+            d.max != w->max || d.last_ts != w->last_ts || d.last != w->last || d.wsum != w->wsum)
             fail_msg("case %zu: count %lld vcount %lld min %lld max %lld last %lld@%lld", i,
                      (long long)d.count, (long long)d.vcount, (long long)d.min, (long long)d.max,
                      (long long)d.last, (long long)d.last_ts);

@@ -281,6 +281,8 @@ static size_t record_len(const struct agg_delta *d, size_t n)
     if (d->vcount)
         len += uv_len((u128)d->vcount) + uv_len(zigzag(d->sum)) + uv_len(zigzag(d->min)) +
                uv_len(zigzag(d->max)) + uv_len(zigzag(d->last_ts)) + uv_len(zigzag(d->last));
+    if (d->wsum)
+        len += uv_len(zigzag(d->wsum));
     if (n)
         len += uv_len(n) + 3 * n;
     return len;
@@ -308,6 +310,9 @@ static void assert_delta_equal(const struct agg_delta *want, const struct agg_de
 #undef FIELD
     if (want->sum != got->sum)
         fail_msg("%s %zu: sum %s, want %s", what, i, i128_str(got->sum, a), i128_str(want->sum, b));
+    if (want->wsum != got->wsum)
+        fail_msg("%s %zu: wsum %s, want %s", what, i, i128_str(got->wsum, a),
+                 i128_str(want->wsum, b));
 }
 
 /* The fold of a bucket computed without agg_delta_merge(). */
@@ -457,6 +462,17 @@ static void test_round_trip_table(void **state)
         VALUES(3, 3, -BIG_SUM, INT64_MIN, -1, INT64_MAX, -1),
         VALUES(INT64_MAX, INT64_MAX, I128_MAX, 0, 0, 0, 0),
         VALUES(INT64_MAX, INT64_MAX, I128_MIN, -1, 1, 1795478400000, 2500000),
+        /* credit records: weights in micro-conversions, with and without values */
+        { .count = 3,
+          .vcount = 3,
+          .sum = 399000000,
+          .min = 1,
+          .max = 2,
+          .last_ts = 5,
+          .last = 2,
+          .wsum = 333334 },
+        { .count = 1, .wsum = -1 },
+        { .count = 2, .vcount = 1, .sum = 1, .min = 1, .max = 1, .wsum = I128_MAX },
     };
     static const size_t sizes[] = { 0, 1, 2, 42, 127, 128, 16383, 16384, 21845, 30000, 65536 };
     struct hll_update *u = malloc(65536 * sizeof(*u));
@@ -475,6 +491,7 @@ static void test_round_trip_table(void **state)
             /* the flags say what follows */
             uint8_t flags = b.p[b.len - w + 1];
             assert_int_equal(flags, (deltas[di].vcount ? CHUNK_F_VALUE : 0) |
+                                        (deltas[di].wsum ? CHUNK_F_WEIGHT : 0) |
                                         (sizes[si] ? CHUNK_F_SPARSE : 0));
         }
 

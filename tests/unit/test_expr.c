@@ -912,6 +912,7 @@ static void test_errors(void **state)
         { "sum(cost[1d])", 5, "sum() needs a numeric field: sum(cost.value[…])" },
         { "avg by (channel) (cost[1d])", 19, "avg() needs a numeric field" },
         { "min(lead[1d])", 5, "min() needs a numeric field" },
+        { "max(credit.conversions[1d])", 5, "max() of .conversions is not kept (only their sum)" },
         { "distinct(lead[1d])", 10, "distinct() counts users: write distinct(lead.user_id[…])" },
         { "distinct(lead.value[1d])", 10, "distinct() counts users" },
         { "count(lead.user_id[1d])", 7, ".user_id can only be counted with distinct()" },

@@ -24,6 +24,11 @@
 #include "attribute/paths.h"
 #include "attribute/report.h"
 #include "attribute/shapley.h"
+#include "aggregate/agg.h"
+#include "aggregate/series.h"
+#include "evaluate/expr.h"
+#include "evaluate/memwin.h"
+#include "evaluate/query.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -340,6 +345,55 @@ static void test_csv_errors(void **state)
     }
 }
 
+/* The credit stream: .conversions sums exact micro-conversions, .value the money. */
+static void test_credit_stream_query(void **state)
+{
+    (void)state;
+    struct agg *a = agg_new();
+    struct memwin *mw = memwin_new();
+    struct query_result r = { 0 };
+    char err[256];
+    const char lab[] = "channel\x1f"
+                       "douyin\x1emodel\x1flinear";
+    struct jd_str type = JD_STR_LIT("credit"), labels = { lab, sizeof(lab) - 1 };
+    uint64_t sid = series_id(type, lab, labels.n);
+    int64_t t = INT64_C(1795478400000);
+    assert_non_null(a);
+    assert_non_null(mw);
+    /* three conversions credited a third each (333334 + 333333 + 333333) */
+    assert_true(agg_add_credit(a, sid, type, labels, t, 133000000, 333334));
+    assert_true(agg_add_credit(a, sid, type, labels, t + 1, 133000000, 333333));
+    assert_true(agg_add_credit(a, sid, type, labels, t + JD_MS_HOUR, 133000000, 333333));
+    assert_true(agg_seal(a));
+    assert_int_equal(memwin_apply(mw, a, err, sizeof(err)), JD_OK);
+    struct query_env env = { memwin_source(mw), NULL, NULL, 0 };
+    static const struct {
+        const char *q;
+        const char *want;
+        int64_t at;
+    } cases[] = {
+        { "sum(credit{model=\"linear\"}.conversions[1d])", "1", JD_MS_DAY },
+        { "sum(credit.value[1d])", "399", JD_MS_DAY },
+        { "count(credit[1d])", "3", JD_MS_DAY },
+        { "sum(credit.conversions[1h])", "0.333333", 2 * JD_MS_HOUR },
+        { "avg(credit.conversions[1d])", "0.3333333333333333", JD_MS_DAY },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct expr_node *e = expr_parse(cases[i].q, err, sizeof(err));
+        char buf[64];
+        assert_non_null(e);
+        assert_int_equal(query_eval_env(&env, e, t + cases[i].at, &r, err, sizeof(err)), JD_OK);
+        assert_int_equal(r.n, 1);
+        query_format_value(&r.v[0], buf, sizeof(buf));
+        if (strcmp(buf, cases[i].want) != 0)
+            fail_msg("%s = %s, want %s", cases[i].q, buf, cases[i].want);
+        query_result_free(&r);
+        expr_free(e);
+    }
+    memwin_destroy(mw);
+    agg_destroy(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -354,6 +408,7 @@ int main(void)
         cmocka_unit_test(test_shapley),
         cmocka_unit_test(test_report_conserves),
         cmocka_unit_test(test_csv_errors),
+        cmocka_unit_test(test_credit_stream_query),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
