@@ -612,15 +612,15 @@ static bool pipeline_request(struct pipeline *p, struct pipeline_batch *b, struc
         if (outcomes[i].n)
             b->sstats[nstats++] = (struct store_stat){ outcomes[i].name, strlen(outcomes[i].name),
                                                        (int64_t)outcomes[i].n };
-    *f = (struct store_flush){ p->cfg->kafka.topics.events,
-                               p->owner,
-                               b->sparts,
-                               b->nparts,
-                               b->sseen,
-                               nseen,
-                               b->agg,
-                               b->sstats,
-                               nstats };
+    *f = (struct store_flush){ .topic = p->cfg->kafka.topics.events,
+                               .owner = p->owner,
+                               .parts = b->sparts,
+                               .nparts = b->nparts,
+                               .seen = b->sseen,
+                               .nseen = nseen,
+                               .agg = b->agg,
+                               .stats = b->sstats,
+                               .nstats = nstats };
     return true;
 }
 

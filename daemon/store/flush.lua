@@ -18,7 +18,9 @@
 --       partition only reports being at its end),
 --       nappend, {key bytes}*   (window chunks, then seen-id slices)
 --       nidx, {key sid labels}*, ntypes, {type}*,
---       ngc, {score member}*, nstat, {field incr}*
+--       ngc, {score member}*, nstat, {field incr}*,
+--       nset, {key bytes}*, ndel, {key}*   (whole values: journeys),
+--       nzadd, {key score member}*, nzrem, {key member}*   (journey expiry index)
 -- Returns "OK" or {"OK", {append_index...}} (chunks that grew past another
 -- 256 KiB: compact them soon), {"REFUSED", {{part_index, "FENCED"|"GAP",
 -- stored_next}...}}, or a "JDBADKEY" error when a key holds something this
@@ -53,6 +55,18 @@ i = gc_at + ngc * 2
 local nstat = count(i)
 local stat_at = i + 1
 i = stat_at + nstat * 2
+local nset = count(i)
+local set_at = i + 1
+i = set_at + nset * 2
+local ndel = count(i)
+local del_at = i + 1
+i = del_at + ndel
+local nzadd = count(i)
+local zadd_at = i + 1
+i = zadd_at + nzadd * 3
+local nzrem = count(i)
+local zrem_at = i + 1
+i = zrem_at + nzrem * 2
 if i - 1 ~= #ARGV then
     error('JDBADARGS: layout covers ' .. (i - 1) .. ' of ' .. #ARGV .. ' arguments')
 end
@@ -128,6 +142,34 @@ for q0 = 0, nstat - 1, 4000 do
     end
 end
 
+-- whole values replace strings only; the expiry index is a sorted set
+for q = 0, nset - 1 do
+    local key = ARGV[set_at + 2 * q]
+    if type(redis.pcall('STRLEN', key)) ~= 'number' then
+        return bad(key, 'holds a ' .. redis.call('TYPE', key).ok .. ', not a string')
+    end
+end
+for q = 0, ndel - 1 do
+    local key = ARGV[del_at + q]
+    if type(redis.pcall('STRLEN', key)) ~= 'number' then
+        return bad(key, 'holds a ' .. redis.call('TYPE', key).ok .. ', not a string')
+    end
+end
+for q = 0, nzadd - 1 do
+    local o = zadd_at + 3 * q
+    if not writable('ZCARD', ARGV[o]) then
+        return bad(ARGV[o], 'is not a sorted set')
+    end
+    if not tonumber(ARGV[o + 1]) then
+        error('JDBADARGS: expected a score at argument ' .. (o + 1))
+    end
+end
+for q = 0, nzrem - 1 do
+    if not writable('ZCARD', ARGV[zrem_at + 2 * q]) then
+        return bad(ARGV[zrem_at + 2 * q], 'is not a sorted set')
+    end
+end
+
 -- 4. Writes.
 local big = {}
 for q = 0, nappend - 1 do
@@ -149,6 +191,19 @@ for q = gc_at, gc_at + ngc * 2 - 1, 4000 do
 end
 for q = 0, nstat - 1 do
     redis.call('HINCRBY', KEYS[2], ARGV[stat_at + 2 * q], ARGV[stat_at + 2 * q + 1])
+end
+for q = 0, nset - 1 do
+    redis.call('SET', ARGV[set_at + 2 * q], ARGV[set_at + 2 * q + 1])
+end
+for q = del_at, del_at + ndel - 1, 4000 do
+    redis.call('DEL', unpack(ARGV, q, math.min(del_at + ndel - 1, q + 3999)))
+end
+for q = 0, nzadd - 1 do
+    local o = zadd_at + 3 * q
+    redis.call('ZADD', ARGV[o], ARGV[o + 1], ARGV[o + 2])
+end
+for q = 0, nzrem - 1 do
+    redis.call('ZREM', ARGV[zrem_at + 2 * q], ARGV[zrem_at + 2 * q + 1])
 end
 -- wt: when the partition last moved, by Redis's clock, so that every
 -- instance judges idleness against one clock; st0: its earliest event time;

@@ -183,6 +183,26 @@ struct store_stat {
     int64_t incr;
 };
 
+/** A whole value written with a batch (a journey), or deleted when \p del. */
+struct store_put {
+    struct jd_str key;
+    struct jd_str value; /**< ignored when del */
+    bool del;
+};
+
+/** A member of a sorted set (the journey expiry index): set to \p score, or removed when \p del. */
+struct store_zput {
+    struct jd_str key, member;
+    int64_t score; /**< ignored when del */
+    bool del;
+};
+
+/** Bytes appended with a batch besides the window chunks (path statistics). */
+struct store_append {
+    struct jd_str key, bytes;
+    int64_t expiry; /**< event time after which GC may delete the key */
+};
+
 struct store_flush {
     const char *topic;
     const char *owner;
@@ -193,6 +213,12 @@ struct store_flush {
     const struct agg *agg; /**< sealed */
     const struct store_stat *stats;
     size_t nstats;
+    const struct store_put *puts; /**< journeys: SET or DEL, in order */
+    size_t nputs;
+    const struct store_zput *zputs; /**< the journey expiry index */
+    size_t nzputs;
+    const struct store_append *appends; /**< path statistics */
+    size_t nappends;
 };
 
 /** Why a partition's part of a batch was refused. */

@@ -256,6 +256,11 @@ enum jd_err store_flush_send(struct store *s, const struct store_flush *f, char 
         ADD(store_arg(a, f->seen[i].blob, f->seen[i].len));
         nappend++;
     }
+    for (size_t i = 0; i < f->nappends; i++) {
+        ADD(store_arg(a, f->appends[i].key.p, f->appends[i].key.n));
+        ADD(store_arg(a, f->appends[i].bytes.p, f->appends[i].bytes.n));
+        nappend++;
+    }
     ADD(store_arg_fill(a, slot, (int64_t)nappend));
 
     /* series index: only series not indexed since the last (re)connect */
@@ -298,12 +303,46 @@ enum jd_err store_flush_send(struct store *s, const struct store_flush *f, char 
         ADD(store_arg_str(a, key));
         ngc++;
     }
+    for (size_t i = 0; i < f->nappends; i++) {
+        ADD(store_arg_i64(a, f->appends[i].expiry));
+        ADD(store_arg(a, f->appends[i].key.p, f->appends[i].key.n));
+        ngc++;
+    }
     ADD(store_arg_fill(a, slot, (int64_t)ngc));
 
     ADD(store_arg_i64(a, (int64_t)f->nstats));
     for (size_t i = 0; i < f->nstats; i++) {
         ADD(store_arg(a, f->stats[i].field, f->stats[i].field_len));
         ADD(store_arg_i64(a, f->stats[i].incr));
+    }
+    /* whole values: SETs, then DELs; then the sorted-set members */
+    for (int del = 0; del < 2; del++) {
+        ADD(store_arg_slot(a, &slot));
+        size_t n = 0;
+        for (size_t i = 0; i < f->nputs; i++) {
+            if (f->puts[i].del != (bool)del)
+                continue;
+            ADD(store_arg(a, f->puts[i].key.p, f->puts[i].key.n));
+            if (!del)
+                ADD(store_arg(a, f->puts[i].value.p, f->puts[i].value.n));
+            n++;
+        }
+        ADD(store_arg_fill(a, slot, (int64_t)n));
+    }
+    for (int del = 0; del < 2; del++) {
+        ADD(store_arg_slot(a, &slot));
+        size_t n = 0;
+        for (size_t i = 0; i < f->nzputs; i++) {
+            const struct store_zput *z = &f->zputs[i];
+            if (z->del != (bool)del)
+                continue;
+            ADD(store_arg(a, z->key.p, z->key.n));
+            if (!del)
+                ADD(store_arg_i64(a, z->score));
+            ADD(store_arg(a, z->member.p, z->member.n));
+            n++;
+        }
+        ADD(store_arg_fill(a, slot, (int64_t)n));
     }
 #undef ADD
 

@@ -93,7 +93,8 @@ static enum jd_err flush(struct fixture *f, struct store *s, int32_t partition, 
     char err[JD_ERRSTR_SIZE];
     struct store_part part = { partition, epoch, from, to, st, st, false, 0 };
     assert_true(agg_seal(f->agg));
-    struct store_flush fl = { "ev", owner, &part, 1, NULL, 0, f->agg, NULL, 0 };
+    struct store_flush fl = { "ev", owner, &part, 1,    NULL, 0,    f->agg, NULL,
+                              0,    NULL,  0,     NULL, 0,    NULL, 0 };
     enum jd_err e = store_flush(s, &fl, ref, 8, nref, err, sizeof(err));
     agg_reset(f->agg);
     return e;
@@ -280,7 +281,8 @@ static void test_seen_slices(void **state)
     struct store_seen seen[2] = { { 5, 100, T0 + JD_MS_DAY, blob, 16 },
                                   { 5, 101, T0 + JD_MS_DAY, blob, 32 } };
     assert_true(agg_seal(f->agg));
-    struct store_flush fl = { "ev", "a", &part, 1, seen, 2, f->agg, NULL, 0 };
+    struct store_flush fl = { "ev", "a",  &part, 1,    seen, 2,    f->agg, NULL,
+                              0,    NULL, 0,     NULL, 0,    NULL, 0 };
     assert_int_equal(store_flush(f->store, &fl, ref, 8, &nref, err, sizeof(err)), JD_OK);
     agg_reset(f->agg);
     assert_int_equal(store_load_seen(f->store, "ev", 5, 99, 101, seen_cb, &total, err, sizeof(err)),
@@ -480,7 +482,8 @@ static void test_log_end_report(void **state)
 
     struct store_part part = { 1, c.epoch, 1, 1, T0, INT64_MIN, true, 2 };
     assert_true(agg_seal(f->agg));
-    struct store_flush fl = { "ev", "a", &part, 1, NULL, 0, f->agg, NULL, 0 };
+    struct store_flush fl = { "ev", "a",  &part, 1,    NULL, 0,    f->agg, NULL,
+                              0,    NULL, 0,     NULL, 0,    NULL, 0 };
     assert_int_equal(store_flush(s, &fl, ref, 8, &nref, err, sizeof(err)), JD_OK);
     assert_int_equal(store_progress(s, "ev", pr, 4, &n, &now, err, sizeof(err)), JD_OK);
     assert_true(pr[0].has_ct);
@@ -538,7 +541,8 @@ static void test_unwritable_key_refused(void **state)
     add(f->agg, "lead", "web", T0 + 1000, false, 0, "u2");
     part = (struct store_part){ 1, c.epoch, 1, 2, T0 + 1000, T0 + 1000, false, 0 };
     assert_true(agg_seal(f->agg));
-    struct store_flush fl = { "ev", "a", &part, 1, NULL, 0, f->agg, &stat, 1 };
+    struct store_flush fl = { "ev", "a",  &part, 1,    NULL, 0,    f->agg, &stat,
+                              1,    NULL, 0,     NULL, 0,    NULL, 0 };
     assert_int_equal(store_flush(s, &fl, ref, 8, &nref, err, sizeof(err)), JD_ERR_CORRUPT);
     assert_non_null(strstr(err, key));
     assert_true(store_is_connected(s));
@@ -626,7 +630,8 @@ static void test_many_counters(void **state)
     add(f->agg, "lead", "web", T0, false, 0, "u1");
     assert_true(agg_seal(f->agg));
     struct store_part part = { 1, c.epoch, 0, 1, T0, T0, false, 0 };
-    struct store_flush fl = { "ev", "a", &part, 1, NULL, 0, f->agg, stats, N };
+    struct store_flush fl = { "ev", "a",  &part, 1,    NULL, 0,    f->agg, stats,
+                              N,    NULL, 0,     NULL, 0,    NULL, 0 };
     for (int round = 0; round < 2; round++) { /* the second run reads N existing counters */
         part.from = round;
         part.to = round + 1;
@@ -637,6 +642,76 @@ static void test_many_counters(void **state)
     int64_t v;
     assert_int_equal(store_stat_get(s, "ok:t8999", &v, err, sizeof(err)), JD_OK);
     assert_int_equal(v, 2 * 9000);
+    store_destroy(s);
+}
+
+/* Whole values, sorted-set members and extra appends go with the batch, atomically:
+ * applied with it, and not at all when a key cannot take its write. */
+static void test_puts_and_index(void **state)
+{
+    struct fixture *f = *state;
+    struct store_claim c;
+    struct store_refusal ref[8];
+    size_t nref;
+    char err[JD_ERRSTR_SIZE];
+    struct store *s = new_store(f, "jp", 3 * JD_MS_DAY);
+    assert_int_equal(store_claim(s, "ev", 1, "a", &c, err, sizeof(err)), JD_OK);
+    freeReplyObject(raw(f, "SET {jp}:j:gone old"));
+    struct store_put puts[] = {
+        { JD_STR_LIT("{jp}:j:u1"), { "\x93\x01\x90\x90", 4 }, false },
+        { JD_STR_LIT("{jp}:j:gone"), JD_STR_NULL, true },
+    };
+    struct store_zput zputs[] = {
+        { JD_STR_LIT("{jp}:jx:1"), JD_STR_LIT("u1"), T0 + 5, false },
+        { JD_STR_LIT("{jp}:jx:1"), JD_STR_LIT("gone"), 0, true },
+    };
+    struct store_append app[] = { { JD_STR_LIT("{jp}:ps:1"), JD_STR_LIT("rec1"), T0 + 9 } };
+    freeReplyObject(raw(f, "ZADD {jp}:jx:1 1 gone"));
+    add(f->agg, "lead", "web", T0, false, 0, "u1");
+    assert_true(agg_seal(f->agg));
+    struct store_part part = { 1, c.epoch, 0, 1, T0, T0, false, 0 };
+    struct store_flush fl = { "ev", "a",  &part, 1,     NULL, 0,   f->agg, NULL,
+                              0,    puts, 2,     zputs, 2,    app, 1 };
+    assert_int_equal(store_flush(s, &fl, ref, 8, &nref, err, sizeof(err)), JD_OK);
+    redisReply *r = raw(f, "GET {jp}:j:u1");
+    assert_int_equal(r->len, 4);
+    assert_memory_equal(r->str, "\x93\x01\x90\x90", 4);
+    freeReplyObject(r);
+    assert_int_equal(raw_int(f, "EXISTS %s", "{jp}:j:gone"), 0);
+    assert_int_equal(raw_int(f, "ZCARD %s", "{jp}:jx:1"), 1);
+    r = raw(f, "ZSCORE {jp}:jx:1 u1");
+    assert_int_equal(strtoll(r->str, NULL, 10), T0 + 5);
+    freeReplyObject(r);
+    assert_int_equal(raw_int(f, "STRLEN %s", "{jp}:ps:1"), 4);
+    r = raw(f, "ZSCORE {jp}:gc {jp}:ps:1");
+    assert_non_null(r->str);
+    assert_int_equal(strtoll(r->str, NULL, 10), T0 + 9);
+    freeReplyObject(r);
+    agg_reset(f->agg);
+
+    /* the index key is someone's list: the whole batch is refused, nothing written */
+    freeReplyObject(raw(f, "RPUSH {jp}:jx:1x a"));
+    struct store_zput bad = { JD_STR_LIT("{jp}:jx:1x"), JD_STR_LIT("u2"), 1, false };
+    struct store_put put2 = { JD_STR_LIT("{jp}:j:u2"), JD_STR_LIT("v"), false };
+    add(f->agg, "lead", "web", T0 + 1, false, 0, "u2");
+    assert_true(agg_seal(f->agg));
+    part = (struct store_part){ 1, c.epoch, 1, 2, T0 + 1, T0 + 1, false, 0 };
+    fl = (struct store_flush){ "ev", "a",   &part, 1,    NULL, 0,    f->agg, NULL,
+                               0,    &put2, 1,     &bad, 1,    NULL, 0 };
+    assert_int_equal(store_flush(s, &fl, ref, 8, &nref, err, sizeof(err)), JD_ERR_CORRUPT);
+    assert_non_null(strstr(err, "{jp}:jx:1x"));
+    assert_int_equal(raw_int(f, "EXISTS %s", "{jp}:j:u2"), 0);
+    /* and a value whose key holds a hash */
+    freeReplyObject(raw(f, "HSET {jp}:j:u3 a b"));
+    struct store_put put3 = { JD_STR_LIT("{jp}:j:u3"), JD_STR_LIT("v"), false };
+    fl = (struct store_flush){ "ev", "a",   &part, 1,    NULL, 0,    f->agg, NULL,
+                               0,    &put3, 1,     NULL, 0,    NULL, 0 };
+    assert_int_equal(store_flush(s, &fl, ref, 8, &nref, err, sizeof(err)), JD_ERR_CORRUPT);
+    assert_non_null(strstr(err, "{jp}:j:u3"));
+    r = raw(f, "HGET {jp}:p:ev:1 next");
+    assert_string_equal(r->str, "1");
+    freeReplyObject(r);
+    agg_reset(f->agg);
     store_destroy(s);
 }
 
@@ -658,6 +733,7 @@ int main(void)
         cmocka_unit_test(test_unwritable_key_refused),
         cmocka_unit_test(test_big_chunk_queued),
         cmocka_unit_test(test_many_counters),
+        cmocka_unit_test(test_puts_and_index),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
