@@ -14,6 +14,7 @@
 #include "aggregate/agg.h"
 #include "aggregate/dedup.h"
 #include "aggregate/series.h"
+#include "attribute/attr.h"
 #include "core/jd.h"
 #include "core/ts.h"
 
@@ -105,6 +106,10 @@ struct pipeline {
     struct pipeline_counters c;
     struct store_refusal *refused; /* room for every partition of a batch */
     size_t caprefused;
+    struct attr *attr;        /* NULL: no attribution models configured */
+    struct attr_part *aparts; /* the batch's partitions, for attr_run() */
+    size_t capaparts;
+    int64_t next_learn_ms; /* monotonic: when the data-driven weights are due */
 };
 
 static int64_t pipeline_slice(const struct pipeline *p, int64_t st)
@@ -194,6 +199,8 @@ struct pipeline *pipeline_new(const struct config *cfg, struct store *store, con
     p->batches[1].agg = agg_new();
     if (!p->owner || !p->dec || !p->batches[0].agg || !p->batches[1].agg)
         goto nomem;
+    if (cfg->attribution.models.n && !(p->attr = attr_new(cfg, store, errstr, errstr_size)))
+        goto nomem;
     p->wm = INT64_MIN;
     p->building = &p->batches[0];
     p->slice_ms = cfg->events.dedup_window_ms / PIPELINE_DEDUP_SLICES;
@@ -217,6 +224,8 @@ void pipeline_destroy(struct pipeline *p)
     pipeline_batch_free(&p->batches[0]);
     pipeline_batch_free(&p->batches[1]);
     event_decoder_destroy(p->dec);
+    attr_destroy(p->attr);
+    free(p->aparts);
     free(p->owner);
     free(p);
 }
@@ -495,6 +504,9 @@ enum pipeline_verdict pipeline_add(struct pipeline *p, const struct pipeline_msg
                  ev->value, ev->user_id) ||
         !pipeline_count_type(b, ev->type))
         goto nomem;
+    if (p->attr && ev->user_id.n && attr_wants(p->attr, ev->type) &&
+        !attr_add(p->attr, m->partition, ev))
+        goto nomem;
     return PIPELINE_OK;
 nomem:
     /* cannot keep a consistent batch: drop it, the caller re-claims and re-reads */
@@ -530,6 +542,8 @@ static void pipeline_fail(struct pipeline *p, struct pipeline_batch *b,
         if (pp->seen)
             dedup_clear(pp->seen);
     }
+    if (b == p->building && p->attr)
+        attr_reset(p->attr); /* its journey events go with it */
     pipeline_batch_reset(b);
 }
 
@@ -624,6 +638,28 @@ static bool pipeline_request(struct pipeline *p, struct pipeline_batch *b, struc
     return true;
 }
 
+/* Attributes the batch's conversions (attr.h): credits into its aggregate, journey writes out. */
+static enum jd_err pipeline_attribute(struct pipeline *p, struct pipeline_batch *b,
+                                      struct attr_writes *aw, char *errstr, size_t errstr_size)
+{
+    if (!jd_reserve((void **)&p->aparts, &p->capaparts, b->nparts, sizeof(*p->aparts)))
+        return jd_errf(JD_ERR_NOMEM, errstr, errstr_size, "out of memory");
+    int64_t st = INT64_MIN, now = ts_mono_ms();
+    for (size_t i = 0; i < b->nparts; i++) {
+        p->aparts[i] = (struct attr_part){ b->parts[i], p->parts[b->parts[i]].bst };
+        st = JD_MAX(st, p->aparts[i].st);
+    }
+    /* weights from the path statistics, at most every recompute_every; a failure keeps the
+     * old ones (counted), except a lost connection, which fails the batch like any read */
+    if (now >= p->next_learn_ms && st != INT64_MIN) {
+        p->next_learn_ms = now + p->cfg->attribution.recompute_every_ms;
+        enum jd_err err = attr_learn(p->attr, st, errstr, errstr_size);
+        if (err == JD_ERR_REDIS)
+            return err;
+    }
+    return attr_run(p->attr, p->aparts, b->nparts, b->agg, aw, errstr, errstr_size);
+}
+
 enum jd_err pipeline_send(struct pipeline *p, char *errstr, size_t errstr_size)
 {
     struct pipeline_batch *b = p->building;
@@ -634,12 +670,28 @@ enum jd_err pipeline_send(struct pipeline *p, char *errstr, size_t errstr_size)
         return jd_errf(JD_ERR_INVALID, errstr, errstr_size, "a batch is already in flight");
     if (!b->nparts)
         return JD_OK;
+    struct attr_writes aw = { 0 };
+    if (p->attr && attr_pending(p->attr) &&
+        (err = pipeline_attribute(p, b, &aw, errstr, errstr_size)) != JD_OK) {
+        p->c.flush_errors++;
+        pipeline_fail(p, b, NULL, 0);
+        return err;
+    }
     if (!pipeline_request(p, b, &f) ||
         !jd_reserve((void **)&p->refused, &p->caprefused, b->nparts, sizeof(*p->refused))) {
         pipeline_abort(p);
         return jd_errf(JD_ERR_NOMEM, errstr, errstr_size, "out of memory committing the batch");
     }
-    if ((err = store_flush_send(p->store, &f, errstr, errstr_size))) {
+    f.puts = aw.puts;
+    f.nputs = aw.nputs;
+    f.zputs = aw.zputs;
+    f.nzputs = aw.nzputs;
+    f.appends = aw.appends;
+    f.nappends = aw.nappends;
+    err = store_flush_send(p->store, &f, errstr, errstr_size);
+    if (p->attr)
+        attr_reset(p->attr); /* sent (or failed): the next batch starts afresh */
+    if (err) {
         p->c.flush_errors++;
         pipeline_fail(p, b, NULL, 0);
         return err;

@@ -7,6 +7,8 @@
  */
 #include "attribute/journey.h"
 
+#include "attribute/mpk.h"
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,210 +62,73 @@ static struct jd_str journey_copy(struct journey *j, struct jd_str s)
 
 /* ------------------------------------------------------------- encoding */
 
-static size_t journey_int_size(int64_t v)
-{
-    if (v >= -32 && v <= 127)
-        return 1;
-    if (v >= INT32_MIN && v <= UINT32_MAX)
-        return 5;
-    return 9;
-}
-
-static size_t journey_put_int(uint8_t *o, int64_t v)
-{
-    if (v >= -32 && v <= 127) {
-        o[0] = (uint8_t)(v & 0xff);
-        return 1;
-    }
-    uint64_t u = (uint64_t)v;
-    int bytes = v >= INT32_MIN && v <= UINT32_MAX ? 4 : 8;
-    o[0] = v < 0 ? (bytes == 4 ? 0xd2 : 0xd3) : (bytes == 4 ? 0xce : 0xcf);
-    for (int i = 0; i < bytes; i++)
-        o[1 + i] = (uint8_t)(u >> (8 * (bytes - 1 - i)));
-    return 1 + (size_t)bytes;
-}
-
-static size_t journey_str_size(size_t n)
-{
-    return n + (n < 32 ? 1 : n < 256 ? 2 : 3);
-}
-
-static size_t journey_put_str(uint8_t *o, struct jd_str s)
-{
-    size_t h;
-    if (s.n < 32) {
-        o[0] = (uint8_t)(0xa0 | s.n);
-        h = 1;
-    } else if (s.n < 256) {
-        o[0] = 0xd9;
-        o[1] = (uint8_t)s.n;
-        h = 2;
-    } else {
-        o[0] = 0xda;
-        o[1] = (uint8_t)(s.n >> 8);
-        o[2] = (uint8_t)s.n;
-        h = 3;
-    }
-    if (s.n)
-        memcpy(o + h, s.p, s.n);
-    return h + s.n;
-}
-
-static size_t journey_arr_size(size_t n)
-{
-    return n < 16 ? 1 : 3;
-}
-
-static size_t journey_put_arr(uint8_t *o, size_t n)
-{
-    if (n < 16) {
-        o[0] = (uint8_t)(0x90 | n);
-        return 1;
-    }
-    o[0] = 0xdc;
-    o[1] = (uint8_t)(n >> 8);
-    o[2] = (uint8_t)n;
-    return 3;
-}
-
 size_t journey_encoded_size(const struct journey *j)
 {
-    size_t n = 1 + 1 + journey_arr_size(j->n) + journey_arr_size(j->nc);
+    size_t n = 1 + 1 + mpk_arr_size(j->n) + mpk_arr_size(j->nc);
     for (size_t i = 0; i < j->n; i++)
-        n += 1 + journey_int_size(j->t[i].ts) + journey_str_size(j->t[i].channel.n) +
-             journey_str_size(j->t[i].campaign.n);
+        n += 1 + mpk_int_size(j->t[i].ts) + mpk_str_size(j->t[i].channel.n) +
+             mpk_str_size(j->t[i].campaign.n);
     for (size_t i = 0; i < j->nc; i++)
-        n += 1 + journey_str_size(j->c[i].type.n) + journey_int_size(j->c[i].ts);
+        n += 1 + mpk_str_size(j->c[i].type.n) + mpk_int_size(j->c[i].ts);
     return n;
 }
 
 size_t journey_encode(const struct journey *j, uint8_t *out)
 {
-    size_t w = journey_put_arr(out, 3);
-    w += journey_put_int(out + w, JOURNEY_VERSION);
-    w += journey_put_arr(out + w, j->n);
+    size_t w = mpk_put_arr(out, 3);
+    w += mpk_put_int(out + w, JOURNEY_VERSION);
+    w += mpk_put_arr(out + w, j->n);
     for (size_t i = 0; i < j->n; i++) {
-        w += journey_put_arr(out + w, 3);
-        w += journey_put_int(out + w, j->t[i].ts);
-        w += journey_put_str(out + w, j->t[i].channel);
-        w += journey_put_str(out + w, j->t[i].campaign);
+        w += mpk_put_arr(out + w, 3);
+        w += mpk_put_int(out + w, j->t[i].ts);
+        w += mpk_put_str(out + w, j->t[i].channel);
+        w += mpk_put_str(out + w, j->t[i].campaign);
     }
-    w += journey_put_arr(out + w, j->nc);
+    w += mpk_put_arr(out + w, j->nc);
     for (size_t i = 0; i < j->nc; i++) {
-        w += journey_put_arr(out + w, 2);
-        w += journey_put_str(out + w, j->c[i].type);
-        w += journey_put_int(out + w, j->c[i].ts);
+        w += mpk_put_arr(out + w, 2);
+        w += mpk_put_str(out + w, j->c[i].type);
+        w += mpk_put_int(out + w, j->c[i].ts);
     }
     return w;
 }
 
 /* ------------------------------------------------------------- decoding */
 
-struct journey_rd {
-    const uint8_t *p, *end;
-};
-
-static bool journey_get_be(struct journey_rd *r, int bytes, uint64_t *v)
-{
-    if (r->end - r->p < bytes)
-        return false;
-    *v = 0;
-    for (int i = 0; i < bytes; i++)
-        *v = *v << 8 | *r->p++;
-    return true;
-}
-
-static bool journey_get_arr(struct journey_rd *r, size_t *n)
-{
-    uint64_t v;
-    if (r->p >= r->end)
-        return false;
-    uint8_t b = *r->p++;
-    if ((b & 0xf0) == 0x90) {
-        *n = b & 0x0f;
-        return true;
-    }
-    if (b != 0xdc || !journey_get_be(r, 2, &v))
-        return false;
-    *n = (size_t)v;
-    return true;
-}
-
-static bool journey_get_int(struct journey_rd *r, int64_t *out)
-{
-    uint64_t v;
-    if (r->p >= r->end)
-        return false;
-    uint8_t b = *r->p++;
-    if (b <= 0x7f || b >= 0xe0) {
-        *out = (int8_t)b;
-        return true;
-    }
-    int bytes = b == 0xce || b == 0xd2 ? 4 : b == 0xcf || b == 0xd3 ? 8 : 0;
-    if (!bytes || !journey_get_be(r, bytes, &v))
-        return false;
-    if (b == 0xd2)
-        *out = (int32_t)(uint32_t)v;
-    else if (b == 0xcf && v > INT64_MAX)
-        return false;
-    else
-        *out = (int64_t)v;
-    return true;
-}
-
-static bool journey_get_str(struct journey_rd *r, struct jd_str *s)
-{
-    uint64_t n;
-    if (r->p >= r->end)
-        return false;
-    uint8_t b = *r->p++;
-    if ((b & 0xe0) == 0xa0)
-        n = b & 0x1f;
-    else if (!((b == 0xd9 && journey_get_be(r, 1, &n)) || (b == 0xda && journey_get_be(r, 2, &n))))
-        return false;
-    if ((uint64_t)(r->end - r->p) < n)
-        return false;
-    *s = (struct jd_str){ (const char *)r->p, (size_t)n };
-    r->p += n;
-    return true;
-}
-
 enum jd_err journey_decode(struct journey *j, const void *buf, size_t len, char *errstr,
                            size_t errstr_size)
 {
-    struct journey_rd r = { buf, (const uint8_t *)buf + len };
+    struct mpk_rd r = { buf, (const uint8_t *)buf + len };
     size_t n, nt, nc;
     int64_t version;
     journey_reset(j);
-    if (!journey_get_arr(&r, &n) || n != 3 || !journey_get_int(&r, &version))
+    if (!mpk_get_arr(&r, &n) || n != 3 || !mpk_get_int(&r, &version))
         goto corrupt;
     if (version != JOURNEY_VERSION)
         return jd_errf(JD_ERR_CORRUPT, errstr, errstr_size, "journey format %lld unknown",
                        (long long)version);
-    if (!journey_get_arr(&r, &nt) || nt > len)
+    if (!mpk_get_arr(&r, &nt) || nt > len)
         goto corrupt;
     if (!jd_reserve((void **)&j->t, &j->cap, nt, sizeof(*j->t)))
         goto nomem;
     for (size_t i = 0; i < nt; i++) {
         struct jd_str ch, camp;
         int64_t ts;
-        if (!journey_get_arr(&r, &n) || n != 3 || !journey_get_int(&r, &ts) ||
-            !journey_get_str(&r, &ch) || !journey_get_str(&r, &camp) ||
-            (j->n && ts < j->t[j->n - 1].ts))
+        if (!mpk_get_arr(&r, &n) || n != 3 || !mpk_get_int(&r, &ts) || !mpk_get_str(&r, &ch) ||
+            !mpk_get_str(&r, &camp) || (j->n && ts < j->t[j->n - 1].ts))
             goto corrupt;
         if (!journey_room(j, ch.n + camp.n))
             goto nomem;
         j->t[j->n++] = (struct journey_touch){ ts, journey_copy(j, ch), journey_copy(j, camp) };
     }
-    if (!journey_get_arr(&r, &nc) || nc > len)
+    if (!mpk_get_arr(&r, &nc) || nc > len)
         goto corrupt;
     if (!jd_reserve((void **)&j->c, &j->capc, nc, sizeof(*j->c)))
         goto nomem;
     for (size_t i = 0; i < nc; i++) {
         struct jd_str type;
         int64_t ts;
-        if (!journey_get_arr(&r, &n) || n != 2 || !journey_get_str(&r, &type) ||
-            !journey_get_int(&r, &ts))
+        if (!mpk_get_arr(&r, &n) || n != 2 || !mpk_get_str(&r, &type) || !mpk_get_int(&r, &ts))
             goto corrupt;
         if (!journey_room(j, type.n))
             goto nomem;

@@ -19,6 +19,10 @@
  *   {P}:gc                          zset  key -> event time after which it may go
  *   {P}:stats                       hash  exactly-once counters (ok:TYPE, dup, dlq, …)
  *   {P}:meta                        hash  gc_cutoff
+ *   {P}:j:TOPIC:PARTITION:FP        string a user's journey (attribute/journey.h; FP: the
+ *                                         32-hex fingerprint of the user id)
+ *   {P}:jx:TOPIC:PARTITION          zset  FP -> event time its journey expires at
+ *   {P}:ps:HOUR                     string path statistics of the hour (attribute/pathstat.h)
  *
  * Nothing here logs: errors come back as values with a message.
  */
@@ -297,6 +301,35 @@ enum jd_err store_get_many(struct store *s, struct store_get *gets, size_t n, ch
 
 /** Free the values of \p n requests. */
 void store_gets_free(struct store_get *gets, size_t n);
+
+/* ------------------------------------------------------------- journeys */
+
+/** The 32-hex fingerprint of a user id that names its journey (plus NUL). */
+void store_user_fp(struct jd_str user, char out[33]);
+
+/** `{P}:j:TOPIC:PARTITION:FP`: the journey of user \p fp on \p partition. */
+size_t store_key_journey(const struct store *s, char *buf, size_t size, const char *topic,
+                         int32_t partition, const char fp[33]);
+
+/** `{P}:jx:TOPIC:PARTITION`: the partition's journey expiry index. */
+size_t store_key_journey_index(const struct store *s, char *buf, size_t size, const char *topic,
+                               int32_t partition);
+
+/** `{P}:ps:HOUR`: path statistics of the hour starting at \p hour (ms). */
+size_t store_key_paths(const struct store *s, char *buf, size_t size, int64_t hour);
+
+/** One expiry query: members of \p key scored at most \p max, lowest first. */
+struct store_zbelow {
+    const char *key;
+    int64_t max;
+    size_t limit;
+    char (*members)[33]; /**< out: fingerprints (kept across calls; free()) */
+    size_t n, cap;
+};
+
+/** Run \p n expiry queries in one round trip. */
+enum jd_err store_zbelow_many(struct store *s, struct store_zbelow *q, size_t n, char *errstr,
+                              size_t errstr_size);
 
 /** Read a field of the stats hash (0 when absent). */
 enum jd_err store_stat_get(struct store *s, const char *field, int64_t *out, char *errstr,

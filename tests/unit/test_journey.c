@@ -19,6 +19,7 @@
 
 #include "attribute/credit.h"
 #include "attribute/journey.h"
+#include "attribute/pathstat.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -212,13 +213,55 @@ static void test_credits(void **state)
     credit_destroy(c);
 }
 
+/* Path statistics: pre-aggregated per (hour, path), encoded per hour, folded back. */
+static void test_pathstat(void **state)
+{
+    (void)state;
+    struct pathstat *ps = pathstat_new();
+    struct paths *p = paths_new();
+    char err[256];
+    struct jd_str ab[2] = { JD_STR_LIT("a"), JD_STR_LIT("b") }, b[1] = { JD_STR_LIT("b") };
+    const int64_t h0 = 1795478400000;
+    assert_non_null(ps);
+    assert_true(pathstat_add(ps, h0 + 5, ab, 2, 1, 2500000, 0));
+    assert_true(pathstat_add(ps, h0 + 3599999, ab, 2, 1, 500000, 0)); /* same hour, same path */
+    assert_true(pathstat_add(ps, h0 + 10, b, 1, 0, 0, 1));
+    assert_true(pathstat_add(ps, h0 + JD_MS_HOUR, b, 1, 1, 1, 0)); /* the next hour */
+    assert_int_equal(pathstat_nhours(ps), 2);
+    int64_t hour;
+    struct jd_str bytes;
+    assert_true(pathstat_hour(ps, 0, &hour, &bytes));
+    assert_true(hour == h0);
+    assert_int_equal(pathstat_fold(p, bytes.p, bytes.n, err, sizeof(err)), JD_OK);
+    assert_int_equal(p->nrows, 2);
+    assert_int_equal(p->rows[0].n, 2);
+    assert_true(p->rows[0].conv == 2 && p->rows[0].value == 3.0 && p->rows[0].nulls == 0);
+    assert_true(p->rows[1].conv == 0 && p->rows[1].nulls == 1);
+    assert_string_equal(p->names[p->touch[p->rows[0].off + 1]], "b");
+    /* a cut record is refused; a cut between records reads the ones before it */
+    size_t whole = 0;
+    for (size_t cut = 1; cut < bytes.n; cut++) {
+        struct paths *q = paths_new();
+        enum jd_err e = pathstat_fold(q, bytes.p, cut, err, sizeof(err));
+        assert_true(e == JD_ERR_CORRUPT || (e == JD_OK && q->nrows == 1));
+        whole += e == JD_OK;
+        paths_destroy(q);
+    }
+    assert_int_equal(whole, 1); /* exactly one cut falls between the two records */
+    assert_true(pathstat_hour(ps, 1, &hour, &bytes));
+    assert_true(hour == h0 + JD_MS_HOUR);
+    pathstat_reset(ps);
+    assert_int_equal(pathstat_nhours(ps), 0);
+    paths_destroy(p);
+    pathstat_destroy(ps);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip),
-        cmocka_unit_test(test_order_cap_lookback),
-        cmocka_unit_test(test_eligibility),
-        cmocka_unit_test(test_credits),
+        cmocka_unit_test(test_round_trip),  cmocka_unit_test(test_order_cap_lookback),
+        cmocka_unit_test(test_eligibility), cmocka_unit_test(test_credits),
+        cmocka_unit_test(test_pathstat),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,691 @@
+/*
+ * attr.c — the attribution stage: a batch's journey events against the
+ * journeys in Redis.
+ *
+ * Owns the batch's queue of journey events, the per-partition expiry
+ * schedule and the data-driven weight tables. Journey rules are journey.c's,
+ * the credit split credit.c's, record formats pathstat.c's; writes leave
+ * through the batch flush (store_flush.c), reads through store_get_many()
+ * and store_zbelow_many().
+ */
+#include "attribute/attr.h"
+
+#include "aggregate/series.h"
+#include "attribute/credit.h"
+#include "attribute/journey.h"
+#include "attribute/markov.h"
+#include "attribute/pathstat.h"
+#include "attribute/shapley.h"
+#include "core/ts.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Expired journeys handled per partition per batch, and how often (in stream time) to look. */
+#define ATTR_EXPIRE_LIMIT    1000
+#define ATTR_EXPIRE_EVERY_MS JD_MS_MINUTE
+
+struct attr_ev {
+    int32_t partition;
+    uint32_t seq;
+    bool conversion;
+    bool has_value;
+    int64_t ts, value;
+    size_t user, channel, campaign, type; /* arena offsets */
+    uint16_t luser, lchannel, lcampaign, ltype;
+    char fp[33];
+};
+
+struct attr_weights {
+    char **names;
+    double *w;
+    size_t n;
+};
+
+struct attr {
+    const struct config *cfg;
+    struct store *store;
+    const char *topic;
+    enum journey_mode mode;
+    int64_t lookback;
+    size_t max_touches;
+    struct credit *credit;
+    struct attr_weights weights[MODEL_N];
+    struct attr_counters c;
+    /* the batch being built */
+    struct attr_ev *ev;
+    size_t nev, capev;
+    char *arena;
+    size_t alen, acap;
+    /* attr_run()'s working memory, kept across batches */
+    size_t *order, caporder;
+    struct store_get *gets;
+    size_t capgets;
+    struct store_zbelow *zq; /* this batch's expiry queries */
+    int32_t *zqpart;         /* their partitions */
+    size_t capzq;
+    char (*ixkey)[STORE_KEY_MAX]; /* by partition: its expiry index key */
+    int64_t *next_expiry;         /* by partition: stream time of the next look */
+    size_t capnext;
+    struct journey j;
+    size_t *idx;
+    struct credit_out *out;
+    struct jd_str *path;
+    struct pathstat *ps;
+    uint8_t *bytes; /* encoded journeys and path blocks */
+    size_t blen, bcap;
+    size_t *put_off, *put_len, capputoff, capputlen;
+    size_t *ustart, capustart; /* per user of the batch: its first event in order */
+    struct store_put *puts;
+    size_t nputs, capputs;
+    struct store_zput *zputs;
+    size_t nzputs, capzputs;
+    struct store_append *apps;
+    size_t napps, capapps;
+    char (*pskeys)[STORE_KEY_MAX];
+    size_t cappskeys;
+    char labels[512];
+};
+
+struct attr *attr_new(const struct config *cfg, struct store *store, char *errstr,
+                      size_t errstr_size)
+{
+    struct attr *a = calloc(1, sizeof(*a));
+    struct credit_opts co = { 0 };
+    if (!a)
+        goto nomem;
+    a->cfg = cfg;
+    a->store = store;
+    a->topic = cfg->kafka.topics.events;
+    a->mode =
+        strcmp(cfg->attribution.journey_mode, "independent") ? JOURNEY_RESET : JOURNEY_INDEPENDENT;
+    a->lookback = cfg->attribution.lookback_ms;
+    a->max_touches = (size_t)cfg->attribution.max_touches;
+    for (size_t i = 0; i < cfg->attribution.models.n; i++) {
+        enum model_id m;
+        if (model_from_name(jd_str_c(cfg->attribution.models.v[i]), &m))
+            co.models[m] = true;
+    }
+    co.params = (struct model_params){ cfg->attribution.first_weight, cfg->attribution.last_weight,
+                                       cfg->attribution.half_life_ms };
+    co.direct = (const char *const *)cfg->attribution.direct_channels.v;
+    co.ndirect = cfg->attribution.direct_channels.n;
+    co.max_touches = a->max_touches;
+    if (!(a->credit = credit_new(&co)) || !(a->ps = pathstat_new()) ||
+        !(a->idx = calloc(a->max_touches + 1, sizeof(*a->idx))) ||
+        !(a->path = calloc(a->max_touches + 1, sizeof(*a->path))) ||
+        !(a->out = calloc(credit_max_out(a->credit) + MODEL_N, sizeof(*a->out))))
+        goto nomem;
+    return a;
+nomem:
+    attr_destroy(a);
+    jd_errf(JD_ERR_NOMEM, errstr, errstr_size, "out of memory");
+    return NULL;
+}
+
+static void attr_weights_free(struct attr_weights *w)
+{
+    for (size_t i = 0; i < w->n; i++)
+        free(w->names[i]);
+    free(w->names);
+    free(w->w);
+    memset(w, 0, sizeof(*w));
+}
+
+void attr_destroy(struct attr *a)
+{
+    if (!a)
+        return;
+    for (int m = 0; m < MODEL_N; m++)
+        attr_weights_free(&a->weights[m]);
+    credit_destroy(a->credit);
+    pathstat_destroy(a->ps);
+    journey_free(&a->j);
+    for (size_t i = 0; i < a->capzq; i++)
+        free(a->zq[i].members);
+    free(a->zq);
+    free(a->zqpart);
+    free(a->ixkey);
+    free(a->ev);
+    free(a->arena);
+    free(a->order);
+    free(a->gets);
+    free(a->next_expiry);
+    free(a->idx);
+    free(a->out);
+    free(a->path);
+    free(a->bytes);
+    free(a->put_off);
+    free(a->put_len);
+    free(a->ustart);
+    free(a->puts);
+    free(a->zputs);
+    free(a->apps);
+    free(a->pskeys);
+    free(a);
+}
+
+bool attr_wants(const struct attr *a, struct jd_str type)
+{
+    const struct config_list *l[2] = { &a->cfg->attribution.touch_types,
+                                       &a->cfg->attribution.conversion_types };
+    for (int k = 0; k < 2; k++)
+        for (size_t i = 0; i < l[k]->n; i++)
+            if (jd_str_eqc(type, l[k]->v[i]))
+                return true;
+    return false;
+}
+
+static bool attr_is_conversion(const struct attr *a, struct jd_str type)
+{
+    const struct config_list *l = &a->cfg->attribution.conversion_types;
+    for (size_t i = 0; i < l->n; i++)
+        if (jd_str_eqc(type, l->v[i]))
+            return true;
+    return false;
+}
+
+static size_t attr_copy(struct attr *a, struct jd_str s)
+{
+    memcpy(a->arena + a->alen, s.p, s.n);
+    a->alen += s.n;
+    return a->alen - s.n;
+}
+
+bool attr_add(struct attr *a, int32_t partition, const struct event *ev)
+{
+    size_t need = ev->user_id.n + ev->channel.n + ev->campaign.n + ev->type.n;
+    if (!jd_reserve((void **)&a->ev, &a->capev, a->nev + 1, sizeof(*a->ev)) ||
+        !jd_reserve((void **)&a->arena, &a->acap, a->alen + need, 1))
+        return false;
+    struct attr_ev *e = &a->ev[a->nev];
+    memset(e, 0, sizeof(*e));
+    e->partition = partition;
+    e->seq = (uint32_t)a->nev;
+    e->conversion = attr_is_conversion(a, ev->type);
+    e->ts = ev->ts_ms;
+    e->has_value = ev->has_value;
+    e->value = ev->has_value ? ev->value : 0;
+    e->luser = (uint16_t)ev->user_id.n;
+    e->user = attr_copy(a, ev->user_id);
+    e->lchannel = (uint16_t)ev->channel.n;
+    e->channel = attr_copy(a, ev->channel);
+    e->lcampaign = (uint16_t)ev->campaign.n;
+    e->campaign = attr_copy(a, ev->campaign);
+    e->ltype = (uint16_t)ev->type.n;
+    e->type = attr_copy(a, ev->type);
+    a->nev++;
+    return true;
+}
+
+bool attr_pending(const struct attr *a)
+{
+    return a->nev > 0;
+}
+
+void attr_reset(struct attr *a)
+{
+    a->nev = a->alen = 0;
+}
+
+const struct attr_counters *attr_counters(const struct attr *a)
+{
+    return &a->c;
+}
+
+bool attr_set_weights(struct attr *a, enum model_id model, const char *const *channels,
+                      const double *w, size_t n)
+{
+    struct attr_weights nw = { calloc(n + 1, sizeof(char *)), calloc(n + 1, sizeof(double)), 0 };
+    if (!nw.names || !nw.w)
+        goto fail;
+    for (; nw.n < n; nw.n++) {
+        if (!(nw.names[nw.n] = strdup(channels[nw.n])))
+            goto fail;
+        nw.w[nw.n] = w[nw.n];
+    }
+    attr_weights_free(&a->weights[model]);
+    a->weights[model] = nw;
+    return true;
+fail:
+    attr_weights_free(&nw);
+    return false;
+}
+
+static double attr_lookup(void *self, enum model_id m, struct jd_str channel)
+{
+    const struct attr_weights *w = &((const struct attr *)self)->weights[m];
+    for (size_t i = 0; i < w->n; i++)
+        if (jd_str_eqc(channel, w->names[i]))
+            return w->w[i];
+    return 0;
+}
+
+static struct jd_str attr_str(const struct attr *a, size_t off, size_t len)
+{
+    return (struct jd_str){ len ? a->arena + off : NULL, len };
+}
+
+/* --------------------------------------------------------------- a batch */
+
+static int attr_cmp(const void *x, const void *y, void *ctx)
+{
+    const struct attr_ev *e = ((const struct attr *)ctx)->ev;
+    const struct attr_ev *p = &e[*(const size_t *)x], *q = &e[*(const size_t *)y];
+    if (p->partition != q->partition)
+        return p->partition < q->partition ? -1 : 1;
+    int c = memcmp(p->fp, q->fp, 32);
+    if (c)
+        return c;
+    return p->seq < q->seq ? -1 : p->seq > q->seq;
+}
+
+/* Canonical credit labels (series.h): campaign, channel, conversion_type, model. */
+static size_t attr_labels(char *buf, struct jd_str campaign, struct jd_str channel,
+                          struct jd_str ctype, const char *model)
+{
+    const struct {
+        const char *name;
+        struct jd_str v;
+    } l[] = { { "campaign", campaign },
+              { "channel", channel },
+              { "conversion_type", ctype },
+              { "model", jd_str_c(model) } };
+    size_t w = 0;
+    for (size_t i = 0; i < JD_ARRAY_SIZE(l); i++) {
+        if (!l[i].v.n)
+            continue;
+        if (w)
+            buf[w++] = SERIES_SEP_PAIR;
+        size_t n = strlen(l[i].name);
+        memcpy(buf + w, l[i].name, n);
+        w += n;
+        buf[w++] = SERIES_SEP_VALUE;
+        memcpy(buf + w, l[i].v.p, l[i].v.n);
+        w += l[i].v.n;
+    }
+    return w;
+}
+
+static bool attr_put(struct attr *a, const char *key, bool del)
+{
+    if (!jd_reserve((void **)&a->puts, &a->capputs, a->nputs + 1, sizeof(*a->puts)) ||
+        !jd_reserve((void **)&a->put_off, &a->capputoff, a->nputs + 1, sizeof(*a->put_off)) ||
+        !jd_reserve((void **)&a->put_len, &a->capputlen, a->nputs + 1, sizeof(*a->put_len)))
+        return false;
+    a->puts[a->nputs] = (struct store_put){ jd_str_c(key), JD_STR_NULL, del };
+    a->put_off[a->nputs] = a->blen;
+    a->put_len[a->nputs] = 0;
+    a->nputs++;
+    return true;
+}
+
+static bool attr_zput(struct attr *a, int32_t partition, const char *fp, int64_t score, bool del)
+{
+    if (!jd_reserve((void **)&a->zputs, &a->capzputs, a->nzputs + 1, sizeof(*a->zputs)))
+        return false;
+    a->zputs[a->nzputs++] =
+        (struct store_zput){ jd_str_c(a->ixkey[partition]), { fp, 32 }, score, del };
+    return true;
+}
+
+/* Encodes the journey as the value of the last put. */
+static bool attr_encode(struct attr *a)
+{
+    size_t n = journey_encoded_size(&a->j);
+    if (!jd_reserve((void **)&a->bytes, &a->bcap, a->blen + n, 1))
+        return false;
+    a->put_off[a->nputs - 1] = a->blen;
+    a->put_len[a->nputs - 1] = journey_encode(&a->j, a->bytes + a->blen);
+    a->blen += a->put_len[a->nputs - 1];
+    return true;
+}
+
+/* Loads a journey read back; a damaged one is counted and replaced. */
+static bool attr_load(struct attr *a, const struct store_get *g)
+{
+    char err[128];
+    journey_reset(&a->j);
+    if (!g->value)
+        return true;
+    enum jd_err e = journey_decode(&a->j, g->value, g->len, err, sizeof(err));
+    if (e == JD_ERR_CORRUPT)
+        a->c.corrupt++;
+    return e != JD_ERR_NOMEM;
+}
+
+static bool attr_convert(struct attr *a, const struct attr_ev *e, struct agg *agg)
+{
+    struct jd_str type = attr_str(a, e->type, e->ltype);
+    size_t n = journey_convert(&a->j, type, e->ts, a->mode, a->lookback, a->idx);
+    if (n == SIZE_MAX)
+        return false;
+    struct credit_weights w = { attr_lookup, a };
+    size_t nout = credit_compute(a->credit, a->j.t, a->idx, n, e->ts, e->value, &w, a->out);
+    for (size_t i = 0; i < nout; i++) {
+        const struct credit_out *c = &a->out[i];
+        size_t ln = attr_labels(a->labels, c->campaign, c->channel, type, model_name(c->model));
+        struct jd_str ct = JD_STR_LIT(ATTR_CREDIT_TYPE);
+        if (!agg_add_credit(agg, series_id(ct, a->labels, ln), ct, (struct jd_str){ a->labels, ln },
+                            e->ts, c->value, c->conversions))
+            return false;
+    }
+    a->c.conversions++;
+    a->c.credits += nout;
+    if (!n) {
+        a->c.none++;
+        return true;
+    }
+    for (size_t i = 0; i < n; i++)
+        a->path[i] = a->j.t[a->idx[i]].channel;
+    return pathstat_add(a->ps, e->ts, a->path, n, 1, e->value, 0);
+}
+
+/* One user's events of the batch, \p order[from, to), against journey \p g. */
+static bool attr_user(struct attr *a, const struct store_get *g, size_t from, size_t to,
+                      struct agg *agg)
+{
+    const struct attr_ev *first = &a->ev[a->order[from]];
+    if (!attr_load(a, g))
+        return false;
+    for (size_t k = from; k < to; k++) {
+        const struct attr_ev *e = &a->ev[a->order[k]];
+        if (!e->conversion) {
+            a->c.touches++;
+            if (!journey_touch(&a->j, e->ts, attr_str(a, e->channel, e->lchannel),
+                               attr_str(a, e->campaign, e->lcampaign), a->max_touches, a->lookback,
+                               &a->c.dropped))
+                return false;
+        } else if (!attr_convert(a, e, agg)) {
+            return false;
+        }
+    }
+    if (a->j.n)
+        return attr_put(a, g->key, false) && attr_encode(a) &&
+               attr_zput(a, first->partition, first->fp, journey_last_touch(&a->j) + a->lookback,
+                         false);
+    if (!g->value)
+        return true;
+    return attr_put(a, g->key, true) && attr_zput(a, first->partition, first->fp, 0, true);
+}
+
+/* A journey the partition's stream time \p st has left behind: its null path, then gone. */
+static bool attr_expire(struct attr *a, const struct store_get *g, int32_t partition,
+                        const char *fp, int64_t st)
+{
+    if (!attr_load(a, g))
+        return false;
+    int64_t last = journey_last_touch(&a->j);
+    if (a->j.n && last + a->lookback >= st) /* not due after all: set its score right */
+        return attr_zput(a, partition, fp, last + a->lookback, false);
+    size_t n = journey_null_path(&a->j, a->idx);
+    for (size_t i = 0; i < n; i++)
+        a->path[i] = a->j.t[a->idx[i]].channel;
+    if (n && !pathstat_add(a->ps, last, a->path, n, 0, 0, 1))
+        return false;
+    a->c.expired++;
+    a->c.null_paths += n > 0;
+    return (!g->value || attr_put(a, g->key, true)) && attr_zput(a, partition, fp, 0, true);
+}
+
+/* Sized for \p partition: its index key and expiry schedule. */
+static bool attr_partition(struct attr *a, int32_t partition)
+{
+    size_t need = (size_t)partition + 1, cap = a->capnext, cap2 = a->capnext;
+    if (need <= a->capnext)
+        return true;
+    if (!jd_reserve((void **)&a->next_expiry, &cap, need, sizeof(*a->next_expiry)) ||
+        !jd_reserve((void **)&a->ixkey, &cap2, cap, sizeof(*a->ixkey)))
+        return false;
+    for (size_t i = a->capnext; i < cap; i++) {
+        a->next_expiry[i] = INT64_MIN;
+        store_key_journey_index(a->store, a->ixkey[i], sizeof(a->ixkey[i]), a->topic, (int32_t)i);
+    }
+    a->capnext = cap;
+    return true;
+}
+
+/* Is (partition, fp) a user of this batch? (users are sorted by both) */
+static bool attr_is_user(const struct attr *a, size_t nusers, int32_t partition, const char *fp)
+{
+    size_t lo = 0, hi = nusers;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const struct attr_ev *e = &a->ev[a->order[a->ustart[mid]]];
+        int c =
+            e->partition != partition ? (e->partition < partition ? -1 : 1) : memcmp(e->fp, fp, 32);
+        if (c == 0)
+            return true;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return false;
+}
+
+static bool attr_gets(struct attr *a, size_t n)
+{
+    size_t cap = a->capgets;
+    if (!jd_reserve((void **)&a->gets, &cap, n, sizeof(*a->gets)))
+        return false;
+    memset(a->gets + a->capgets, 0, (cap - a->capgets) * sizeof(*a->gets));
+    a->capgets = cap;
+    return true;
+}
+
+/* Finds the batch's users; returns their number (SIZE_MAX when out of memory). */
+static size_t attr_users(struct attr *a)
+{
+    size_t nusers = 0;
+    if (!jd_reserve((void **)&a->order, &a->caporder, a->nev + 1, sizeof(*a->order)) ||
+        !jd_reserve((void **)&a->ustart, &a->capustart, a->nev + 1, sizeof(*a->ustart)) ||
+        !attr_gets(a, a->nev + 1))
+        return SIZE_MAX;
+    for (size_t i = 0; i < a->nev; i++) {
+        struct attr_ev *e = &a->ev[i];
+        store_user_fp(attr_str(a, e->user, e->luser), e->fp);
+        a->order[i] = i;
+        if (!attr_partition(a, e->partition))
+            return SIZE_MAX;
+    }
+    qsort_r(a->order, a->nev, sizeof(*a->order), attr_cmp, a);
+    for (size_t k = 0; k < a->nev; k++) {
+        const struct attr_ev *e = &a->ev[a->order[k]], *p = k ? &a->ev[a->order[k - 1]] : NULL;
+        if (p && p->partition == e->partition && !memcmp(p->fp, e->fp, 32))
+            continue;
+        store_key_journey(a->store, a->gets[nusers].key, sizeof(a->gets[nusers].key), a->topic,
+                          e->partition, e->fp);
+        a->ustart[nusers++] = k;
+    }
+    a->ustart[nusers] = a->nev;
+    return nusers;
+}
+
+/* Queues expiry queries for the partitions due; returns their number (SIZE_MAX: no memory). */
+static size_t attr_due(struct attr *a, const struct attr_part *parts, size_t nparts)
+{
+    size_t nq = 0, cap = a->capzq;
+    if (!jd_reserve((void **)&a->zq, &a->capzq, nparts + 1, sizeof(*a->zq)))
+        return SIZE_MAX;
+    memset(a->zq + cap, 0, (a->capzq - cap) * sizeof(*a->zq));
+    cap = a->capzq - (a->capzq - cap); /* the zqpart array's old capacity */
+    if (!jd_reserve((void **)&a->zqpart, &cap, a->capzq, sizeof(*a->zqpart)))
+        return SIZE_MAX;
+    for (size_t i = 0; i < nparts; i++) {
+        int32_t part = parts[i].partition;
+        if (parts[i].st == INT64_MIN || !attr_partition(a, part))
+            continue;
+        if (parts[i].st < a->next_expiry[part])
+            continue;
+        a->next_expiry[part] = parts[i].st + ATTR_EXPIRE_EVERY_MS;
+        a->zq[nq].key = a->ixkey[part];
+        a->zq[nq].max = parts[i].st - 1; /* expired: last touch + lookback < st */
+        a->zq[nq].limit = ATTR_EXPIRE_LIMIT;
+        a->zqpart[nq++] = part;
+    }
+    return nq;
+}
+
+static int64_t attr_st(const struct attr_part *parts, size_t nparts, int32_t partition)
+{
+    for (size_t i = 0; i < nparts; i++)
+        if (parts[i].partition == partition)
+            return parts[i].st;
+    return INT64_MIN;
+}
+
+/* Path statistics: one block per hour touched, kept as long as day buckets. */
+static bool attr_path_blocks(struct attr *a)
+{
+    size_t nh = pathstat_nhours(a->ps), cap = a->cappskeys;
+    if (!jd_reserve((void **)&a->apps, &a->capapps, nh + 1, sizeof(*a->apps)) ||
+        !jd_reserve((void **)&a->pskeys, &cap, nh + 1, sizeof(*a->pskeys)))
+        return false;
+    a->cappskeys = cap;
+    for (size_t h = 0; h < nh; h++) {
+        int64_t hour;
+        struct jd_str bytes;
+        if (!pathstat_hour(a->ps, h, &hour, &bytes) ||
+            !jd_reserve((void **)&a->bytes, &a->bcap, a->blen + bytes.n, 1))
+            return false;
+        memcpy(a->bytes + a->blen, bytes.p, bytes.n);
+        store_key_paths(a->store, a->pskeys[h], sizeof(a->pskeys[h]), hour);
+        /* the offset is parked in .p until the bytes stop moving */
+        a->apps[h] = (struct store_append){ jd_str_c(a->pskeys[h]),
+                                            { (const char *)(uintptr_t)a->blen, bytes.n },
+                                            hour + JD_MS_HOUR + a->cfg->windows.retention_day_ms };
+        a->blen += bytes.n;
+    }
+    a->napps = nh;
+    return true;
+}
+
+enum jd_err attr_run(struct attr *a, const struct attr_part *parts, size_t nparts, struct agg *agg,
+                     struct attr_writes *out, char *errstr, size_t errstr_size)
+{
+    enum jd_err err;
+    size_t nusers, nq, ngets = 0;
+    bool ok = true;
+    memset(out, 0, sizeof(*out));
+    a->blen = a->nputs = a->nzputs = a->napps = 0;
+    pathstat_reset(a->ps);
+
+    /* 1. the batch's users (each with its events in offset order) and the partitions due
+     *    for expiry; what expired and is not a user of this batch is read too */
+    if ((nusers = attr_users(a)) == SIZE_MAX || (nq = attr_due(a, parts, nparts)) == SIZE_MAX)
+        goto nomem;
+    if (nq && (err = store_zbelow_many(a->store, a->zq, nq, errstr, errstr_size)) != JD_OK)
+        return err;
+    ngets = nusers;
+    for (size_t q = 0; q < nq; q++) {
+        if (!attr_gets(a, ngets + a->zq[q].n + 1))
+            goto nomem;
+        for (size_t m = 0; m < a->zq[q].n; m++) {
+            char *fp = a->zq[q].members[m];
+            if (attr_is_user(a, nusers, a->zqpart[q], fp)) {
+                fp[0] = '\0'; /* the batch decides about this one */
+                continue;
+            }
+            store_key_journey(a->store, a->gets[ngets].key, sizeof(a->gets[ngets].key), a->topic,
+                              a->zqpart[q], fp);
+            ngets++;
+        }
+    }
+
+    /* 2. one read for all of them */
+    if ((err = store_get_many(a->store, a->gets, ngets, errstr, errstr_size)) != JD_OK)
+        return err;
+
+    /* 3. the users' events, then the expired journeys, then the path blocks */
+    for (size_t u = 0; u < nusers && ok; u++)
+        ok = attr_user(a, &a->gets[u], a->ustart[u], a->ustart[u + 1], agg);
+    for (size_t q = 0, g = nusers; q < nq && ok; q++) {
+        int64_t st = attr_st(parts, nparts, a->zqpart[q]);
+        for (size_t m = 0; m < a->zq[q].n && ok; m++)
+            if (a->zq[q].members[m][0])
+                ok = attr_expire(a, &a->gets[g++], a->zqpart[q], a->zq[q].members[m], st);
+    }
+    if (!ok || !attr_path_blocks(a))
+        goto nomem;
+    for (size_t i = 0; i < a->napps; i++)
+        a->apps[i].bytes.p = (const char *)a->bytes + (uintptr_t)a->apps[i].bytes.p;
+    for (size_t i = 0; i < a->nputs; i++)
+        if (!a->puts[i].del)
+            a->puts[i].value =
+                (struct jd_str){ (const char *)a->bytes + a->put_off[i], a->put_len[i] };
+    store_gets_free(a->gets, ngets); /* the keys stay: they are the puts' keys */
+    *out = (struct attr_writes){ a->puts, a->nputs, a->zputs, a->nzputs, a->apps, a->napps };
+    return JD_OK;
+nomem:
+    store_gets_free(a->gets, ngets);
+    return jd_errf(JD_ERR_NOMEM, errstr, errstr_size, "out of memory attributing the batch");
+}
+
+/* ------------------------------------------------------------- learning */
+
+/* The weights of one model from \p w per channel of \p p. */
+static bool attr_learnt(struct attr *a, enum model_id m, const struct paths *p, const double *w)
+{
+    return attr_set_weights(a, m, (const char *const *)p->names, w, p->nnames);
+}
+
+enum jd_err attr_learn(struct attr *a, int64_t st, char *errstr, size_t errstr_size)
+{
+    const struct config *cfg = a->cfg;
+    int64_t first = ts_floor_div(st - cfg->attribution.training_window_ms, JD_MS_HOUR);
+    int64_t last = ts_floor_div(st - 1, JD_MS_HOUR);
+    size_t nh = last >= first ? (size_t)(last - first + 1) : 0;
+    struct paths *p = paths_new();
+    struct markov *mk = NULL;
+    struct markov_result res = { 0 };
+    double *phi = NULL, *phiv = NULL;
+    enum jd_err err = JD_ERR_NOMEM;
+    if (!p || !attr_gets(a, nh + 1))
+        goto nomem;
+    for (size_t h = 0; h < nh; h++)
+        store_key_paths(a->store, a->gets[h].key, sizeof(a->gets[h].key),
+                        (first + (int64_t)h) * JD_MS_HOUR);
+    if ((err = store_get_many(a->store, a->gets, nh, errstr, errstr_size)) != JD_OK)
+        goto out;
+    for (size_t h = 0; h < nh; h++) {
+        char e[128];
+        if (!a->gets[h].value)
+            continue;
+        enum jd_err fe = pathstat_fold(p, a->gets[h].value, a->gets[h].len, e, sizeof(e));
+        if (fe == JD_ERR_NOMEM)
+            goto nomem;
+        a->c.corrupt += fe == JD_ERR_CORRUPT;
+    }
+    size_t n = p->nnames ? p->nnames : 1;
+    if (!(phi = calloc(n, sizeof(*phi))) || !(phiv = calloc(n, sizeof(*phiv))) ||
+        !(mk = markov_new((int)cfg->attribution.markov_order)))
+        goto nomem;
+    for (size_t i = 0; i < p->nrows; i++) {
+        const struct paths_row *r = &p->rows[i];
+        shapley_add_set(phi, phiv, p->touch + r->off, r->n, r->conv, r->value);
+        if (!markov_add_path(mk, p->touch + r->off, r->n, r->conv, r->value, r->nulls))
+            goto nomem;
+    }
+    if ((err = markov_solve(mk, p->nnames, &res, errstr, errstr_size)) != JD_OK)
+        goto out;
+    if (!attr_learnt(a, MODEL_MARKOV, p, res.re) || !attr_learnt(a, MODEL_SHAPLEY, p, phi))
+        goto nomem;
+    a->c.learnt++;
+    err = JD_OK;
+    goto out;
+nomem:
+    err = jd_errf(JD_ERR_NOMEM, errstr, errstr_size, "out of memory learning weights");
+out:
+    if (a->capgets >= nh)
+        store_gets_free(a->gets, nh);
+    if (err != JD_OK && err != JD_ERR_REDIS)
+        a->c.learn_errors++;
+    markov_result_free(&res);
+    markov_destroy(mk);
+    free(phi);
+    free(phiv);
+    paths_destroy(p);
+    return err;
+}
