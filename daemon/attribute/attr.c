@@ -188,7 +188,8 @@ static bool attr_is_conversion(const struct attr *a, struct jd_str type)
 
 static size_t attr_copy(struct attr *a, struct jd_str s)
 {
-    memcpy(a->arena + a->alen, s.p, s.n);
+    if (s.n) /* absent fields are empty slices without bytes */
+        memcpy(a->arena + a->alen, s.p, s.n);
     a->alen += s.n;
     return a->alen - s.n;
 }
@@ -379,7 +380,7 @@ static bool attr_convert(struct attr *a, const struct attr_ev *e, struct agg *ag
     }
     for (size_t i = 0; i < n; i++)
         a->path[i] = a->j.t[a->idx[i]].channel;
-    return pathstat_add(a->ps, e->ts, a->path, n, 1, e->value, 0);
+    return pathstat_add(a->ps, e->ts, type, a->path, n, 1, e->value, 0);
 }
 
 /* One user's events of the batch, \p order[from, to), against journey \p g. */
@@ -422,7 +423,7 @@ static bool attr_expire(struct attr *a, const struct store_get *g, int32_t parti
     size_t n = journey_null_path(&a->j, a->idx);
     for (size_t i = 0; i < n; i++)
         a->path[i] = a->j.t[a->idx[i]].channel;
-    if (n && !pathstat_add(a->ps, last, a->path, n, 0, 0, 1))
+    if (n && !pathstat_add(a->ps, last, JD_STR_NULL, a->path, n, 0, 0, 1))
         return false;
     a->c.expired++;
     a->c.null_paths += n > 0;
@@ -653,7 +654,7 @@ enum jd_err attr_learn(struct attr *a, int64_t st, char *errstr, size_t errstr_s
         char e[128];
         if (!a->gets[h].value)
             continue;
-        enum jd_err fe = pathstat_fold(p, a->gets[h].value, a->gets[h].len, e, sizeof(e));
+        enum jd_err fe = pathstat_fold(p, a->gets[h].value, a->gets[h].len, NULL, e, sizeof(e));
         if (fe == JD_ERR_NOMEM)
             goto nomem;
         a->c.corrupt += fe == JD_ERR_CORRUPT;

@@ -159,7 +159,8 @@ bool markov_add(struct markov *m, const uint32_t *from, size_t nfrom, uint32_t t
     if (nfrom > (size_t)m->order || !(count > 0))
         return nfrom <= (size_t)m->order;
     struct markov_tuple f = { .n = (uint8_t)nfrom };
-    memcpy(f.ch, from, nfrom * sizeof(*from));
+    if (nfrom)
+        memcpy(f.ch, from, nfrom * sizeof(*from));
     uint32_t fi = markov_state(m, &f);
     if (fi == UINT32_MAX)
         return false;

@@ -17,7 +17,8 @@
 
 struct pathstat_entry {
     int64_t hour;
-    size_t off, len; /* the path in the arena: channels joined by 0x1f */
+    size_t off, len; /* type 0x1e path in the arena; path: channels joined by 0x1f */
+    size_t tlen;
     uint32_t nch;
     int64_t conv, value, nulls;
     uint64_t h;
@@ -78,24 +79,28 @@ static bool pathstat_grow(struct pathstat *ps)
     return true;
 }
 
-bool pathstat_add(struct pathstat *ps, int64_t ts, const struct jd_str *ch, size_t n, int64_t conv,
-                  int64_t value, int64_t nulls)
+bool pathstat_add(struct pathstat *ps, int64_t ts, struct jd_str type, const struct jd_str *ch,
+                  size_t n, int64_t conv, int64_t value, int64_t nulls)
 {
     if (n > PATHSTAT_MAX_PATH) { /* the newest */
         ch += n - PATHSTAT_MAX_PATH;
         n = PATHSTAT_MAX_PATH;
     }
-    size_t len = 0;
+    size_t len = type.n + 1;
     for (size_t i = 0; i < n; i++)
         len += ch[i].n + 1;
     if (!jd_reserve((void **)&ps->arena, &ps->acap, ps->alen + len + 1, 1))
         return false;
     char *key = ps->arena + ps->alen;
-    size_t w = 0;
+    if (type.n)
+        memcpy(key, type.p, type.n);
+    key[type.n] = '\x1e';
+    size_t w = type.n + 1;
     for (size_t i = 0; i < n; i++) {
         if (i)
             key[w++] = '\x1f';
-        memcpy(key + w, ch[i].p, ch[i].n);
+        if (ch[i].n)
+            memcpy(key + w, ch[i].p, ch[i].n);
         w += ch[i].n;
     }
     int64_t hour = ts_floor_div(ts, JD_MS_HOUR) * JD_MS_HOUR;
@@ -122,7 +127,8 @@ bool pathstat_add(struct pathstat *ps, int64_t ts, const struct jd_str *ch, size
             return false;
         ps->hours[ps->nhours++] = hour;
     }
-    ps->e[ps->n] = (struct pathstat_entry){ hour, ps->alen, w, (uint32_t)n, conv, value, nulls, h };
+    ps->e[ps->n] =
+        (struct pathstat_entry){ hour, ps->alen, w, type.n, (uint32_t)n, conv, value, nulls, h };
     ps->tab[j] = (uint32_t)++ps->n;
     ps->alen += w;
     return true;
@@ -140,7 +146,7 @@ bool pathstat_hour(struct pathstat *ps, size_t i, int64_t *hour, struct jd_str *
     for (size_t k = 0; k < ps->n; k++) {
         const struct pathstat_entry *e = &ps->e[k];
         if (e->hour == *hour)
-            need += 1 + mpk_arr_size(e->nch) + e->len + 3 * e->nch + mpk_int_size(e->conv) +
+            need += 1 + 3 + mpk_arr_size(e->nch) + e->len + 3 * e->nch + mpk_int_size(e->conv) +
                     mpk_int_size(e->value) + mpk_int_size(e->nulls);
     }
     if (!jd_reserve((void **)&ps->out, &ps->outcap, need + 1, 1))
@@ -150,9 +156,11 @@ bool pathstat_hour(struct pathstat *ps, size_t i, int64_t *hour, struct jd_str *
         const struct pathstat_entry *e = &ps->e[k];
         if (e->hour != *hour)
             continue;
-        w += mpk_put_arr(ps->out + w, 4);
-        w += mpk_put_arr(ps->out + w, e->nch);
         const char *p = ps->arena + e->off, *end = p + e->len;
+        w += mpk_put_arr(ps->out + w, 5);
+        w += mpk_put_str(ps->out + w, (struct jd_str){ p, e->tlen });
+        p += e->tlen + 1;
+        w += mpk_put_arr(ps->out + w, e->nch);
         for (uint32_t c = 0; c < e->nch; c++) {
             const char *q = memchr(p, '\x1f', (size_t)(end - p));
             if (!q)
@@ -168,15 +176,17 @@ bool pathstat_hour(struct pathstat *ps, size_t i, int64_t *hour, struct jd_str *
     return true;
 }
 
-enum jd_err pathstat_fold(struct paths *p, const void *buf, size_t len, char *errstr,
-                          size_t errstr_size)
+enum jd_err pathstat_fold(struct paths *p, const void *buf, size_t len, const char *type,
+                          char *errstr, size_t errstr_size)
 {
     struct mpk_rd r = { buf, (const uint8_t *)buf + len };
     uint32_t ch[PATHSTAT_MAX_PATH];
     while (r.p < r.end) {
         size_t n, nch;
         int64_t conv, value, nulls;
-        if (!mpk_get_arr(&r, &n) || n != 4 || !mpk_get_arr(&r, &nch) || nch > PATHSTAT_MAX_PATH)
+        struct jd_str t;
+        if (!mpk_get_arr(&r, &n) || n != 5 || !mpk_get_str(&r, &t) || !mpk_get_arr(&r, &nch) ||
+            nch > PATHSTAT_MAX_PATH)
             goto corrupt;
         for (size_t i = 0; i < nch; i++) {
             struct jd_str s;
@@ -188,6 +198,8 @@ enum jd_err pathstat_fold(struct paths *p, const void *buf, size_t len, char *er
         if (!mpk_get_int(&r, &conv) || !mpk_get_int(&r, &value) || !mpk_get_int(&r, &nulls) ||
             conv < 0 || nulls < 0)
             goto corrupt;
+        if (type && t.n && !jd_str_eqc(t, type))
+            continue; /* another conversion type's (its channels were checked all the same) */
         if (!paths_add(p, ch, nch, (double)conv, (double)value / 1e6, (double)nulls))
             goto nomem;
     }

@@ -7,7 +7,9 @@
  * batch pre-aggregates them per hour of event time (pathstat_add()) and
  * appends one block of records per hour to `{P}:ps:HOUR`:
  *
- *   record = [[channel, ...], conversions, value_micros, nulls]   (MessagePack)
+ *   record = [conversion_type, [channel, ...], conversions, value_micros, nulls]
+ *
+ * (MessagePack; null paths have the conversion type "")
  *
  * so any window's statistics are the fold of its hours' records
  * (pathstat_fold()): a path set for markov.h and shapley.h, the same data
@@ -40,11 +42,12 @@ void pathstat_reset(struct pathstat *ps);
 
 /**
  * @brief Count a path (channels oldest first; consecutive repeats are kept
- *        as observed) in the hour holding \p ts.
+ *        as observed) of conversion type \p type ("" for a null path) in the
+ *        hour holding \p ts.
  * @returns false when out of memory.
  */
-bool pathstat_add(struct pathstat *ps, int64_t ts, const struct jd_str *ch, size_t n, int64_t conv,
-                  int64_t value, int64_t nulls);
+bool pathstat_add(struct pathstat *ps, int64_t ts, struct jd_str type, const struct jd_str *ch,
+                  size_t n, int64_t conv, int64_t value, int64_t nulls);
 
 /** @returns the number of hours touched. */
 size_t pathstat_nhours(const struct pathstat *ps);
@@ -58,10 +61,11 @@ bool pathstat_hour(struct pathstat *ps, size_t i, int64_t *hour, struct jd_str *
 
 /**
  * @brief Fold encoded records into \p p (paths with conversions, value in
- *        currency units, nulls).
+ *        currency units, nulls): the conversions of \p type (NULL: of every
+ *        type) and every null path.
  * @returns JD_OK, JD_ERR_CORRUPT (errstr says where) or JD_ERR_NOMEM.
  */
-enum jd_err pathstat_fold(struct paths *p, const void *buf, size_t len, char *errstr,
-                          size_t errstr_size);
+enum jd_err pathstat_fold(struct paths *p, const void *buf, size_t len, const char *type,
+                          char *errstr, size_t errstr_size);
 
 #endif

@@ -133,6 +133,7 @@ def oracle(events, learnt=None):
     seen = set()
     journeys = {}  # user -> {"t": [(ts, channel, campaign)], "c": {type: ts}}
     credit = {}  # (model, channel) -> [micro_conversions, value_micros]
+    by_type = {}  # (conversion_type, model, channel) -> the same
     totals = {"conversions": 0, "value": 0}
     for ev in events:
         if ev["event_id"] in seen:
@@ -157,9 +158,10 @@ def oracle(events, learnt=None):
         totals["value"] += value
         for m in MODELS:
             if not elig:
-                c = credit.setdefault((m, "(none)"), [0, 0])
-                c[0] += MICROS
-                c[1] += value
+                for c in (credit.setdefault((m, "(none)"), [0, 0]),
+                          by_type.setdefault((ctype, m, "(none)"), [0, 0])):
+                    c[0] += MICROS
+                    c[1] += value
                 continue
             w = weights(m, elig, learnt)
             groups, gw = [], []
@@ -170,9 +172,11 @@ def oracle(events, learnt=None):
                     gw.append(0.0)
                 gw[groups.index(key)] += w[i]
             for (ch, _), cv, vv in zip(groups, apportion(gw, MICROS), apportion(gw, value)):
-                c = credit.setdefault((m, ch), [0, 0])
-                c[0] += cv
-                c[1] += vv
+                for c in (credit.setdefault((m, ch), [0, 0]),
+                          by_type.setdefault((ctype, m, ch), [0, 0])):
+                    c[0] += cv
+                    c[1] += vv
+    totals["by_type"] = by_type
     return credit, totals
 
 
@@ -291,10 +295,57 @@ try:
         if run == 1:
             jd.start(exit_on_eof=True)
             tap.eq(jd.wait(timeout=300), 0, "a second run over the same topic exits 0")
+    # --- the report: journeyctl attribution over the window --------------------
+    r = jt.subprocess.run([jt.JOURNEYCTL, "-c", jd.config, "attribution", "--from",
+                           str(jt.T0_MS // 1000), "--to", str(at // 1000), "--format", "json"],
+                          capture_output=True, text=True)
+    tap.eq(r.returncode, 0, "journeyctl attribution (live) exits 0")
+    rep = json.loads(r.stdout) if r.returncode == 0 else {"rows": [], "models": []}
+    tap.eq(rep.get("conversion_type"), "conversion", "the report is of the first conversion type")
+    tap.eq(rep["models"], MODELS, "every model is in the report")
+    got = {(x["model"], x["channel"]): (round(x["conversions"] * MICROS), round(x["value"] * MICROS))
+           for x in rep["rows"]}
+    for m in MODELS[:6]:
+        want = {(mm, ch): tuple(v) for (ct, mm, ch), v in totals["by_type"].items()
+                if ct == "conversion" and mm == m}
+        mine = {k: v for k, v in got.items() if k[0] == m}
+        ok = mine.keys() == want.keys() and all(
+            abs(mine[k][0] - want[k][0]) <= (totals["conversions"] if m == "time_decay" else 0)
+            and abs(mine[k][1] - want[k][1]) <= (totals["conversions"] if m == "time_decay" else 0)
+            for k in want)
+        tap.ok(ok, f"report: {m} per channel equals the oracle's credits",
+               f"got {sorted(mine.items())}\nwant {sorted(want.items())}")
+    # markov and shapley: the batch definition over the window's paths (oracle.py's solves)
+    rows_c = []
+    for key in redis.cli("--scan", "--pattern", "{jd}:ps:*").split():
+        for ctype, path, conv, value, nulls in mp_unpack_all(redis_get(redis.sock, key)):
+            if ctype in ("conversion", ""):
+                rows_c.append(paths_oracle.Row(tuple(path), float(conv), value / 1e6,
+                                               float(nulls)))
+    want_mk = paths_oracle.markov(rows_c, 1)["channels"]
+    want_sh = paths_oracle.shapley(rows_c)
+    for m, want in (("markov", want_mk), ("shapley", want_sh)):
+        mine = {x["channel"]: x for x in rep["rows"] if x["model"] == m}
+        ok = all(c in mine and abs(mine[c]["conversions"] - v["conversions"]) < 1e-6 and
+                 abs(mine[c]["value"] - v["value"]) < 1e-6 for c, v in want.items())
+        tap.ok(ok, f"report: {m} is the batch definition over the window's paths",
+               f"got {mine}\nwant {want}")
+    none = totals["by_type"].get(("conversion", "markov", "(none)"), [0, 0])[0] / MICROS
+    for m in MODELS:
+        tot = sum(x["conversions"] for x in rep["rows"] if x["model"] == m)
+        tap.ok(abs(tot - rep["total_conversions"]) < 1e-6,
+               f"report: {m} adds up to the window's conversions",
+               f"{tot} vs {rep['total_conversions']} ((none): {none})")
+    r = jt.subprocess.run([jt.JOURNEYCTL, "-c", jd.config, "attribution", "--from",
+                           str(jt.T0_MS // 1000), "--to", str(at // 1000), "--format", "svg"],
+                          capture_output=True, text=True)
+    tap.ok(r.returncode == 0 and r.stdout.startswith("<svg") and "markov" in r.stdout,
+           "journeyctl attribution --format svg draws the chart", r.stderr)
+
     # --- phase 2: weights learnt from the path statistics of phase 1 ------------
     rows = []
     for key in redis.cli("--scan", "--pattern", "{jd}:ps:*").split():
-        for path, conv, value, nulls in mp_unpack_all(redis_get(redis.sock, key)):
+        for _ctype, path, conv, value, nulls in mp_unpack_all(redis_get(redis.sock, key)):
             rows.append(paths_oracle.Row(tuple(path), float(conv), value / 1e6, float(nulls)))
     nulls = sum(r.nulls for r in rows)
     tap.eq(sum(r.conv for r in rows), totals["conversions"] - credit[("linear", "(none)")][0] //
@@ -337,7 +388,7 @@ try:
            f"{len(journeys)} journey keys")
     nulls = 0
     for key in redis.cli("--scan", "--pattern", "{jd}:ps:*").split():
-        nulls += sum(r[3] for r in mp_unpack_all(redis_get(redis.sock, key)))
+        nulls += sum(r[4] for r in mp_unpack_all(redis_get(redis.sock, key)))
     tap.ok(nulls > 0, "expired journeys left null paths in the path statistics",
            f"{nulls} null paths")
     paths = redis.cli("--scan", "--pattern", "{jd}:ps:*").split()
