@@ -20,6 +20,7 @@
 #include "core/ts.h"
 #include "evaluate/rule.h"
 #include "evaluator.h"
+#include "attribute/attr.h"
 #include "pipeline.h"
 #include "publish/publish.h"
 #include "store/store.h"
@@ -389,6 +390,17 @@ static void loop_housekeeping(struct loop *l, int64_t now)
                      consume_assigned_count(l->cons),
                      (long long)consume_lag(l->cons, parts, offs, np),
                      store_is_connected(l->store) ? "up" : "down");
+        const struct attr_counters *ac = pipeline_attr_counters(l->pipe);
+        if (l->last_progress && ac)
+            log_info("loop", "attribution",
+                     "conversions=%llu credits=%llu none=%llu dropped_touches=%llu "
+                     "expired_journeys=%llu null_paths=%llu damaged=%llu weights_learnt=%llu "
+                     "learn_errors=%llu",
+                     (unsigned long long)ac->conversions, (unsigned long long)ac->credits,
+                     (unsigned long long)ac->none, (unsigned long long)ac->dropped,
+                     (unsigned long long)ac->expired, (unsigned long long)ac->null_paths,
+                     (unsigned long long)ac->corrupt, (unsigned long long)ac->learnt,
+                     (unsigned long long)ac->learn_errors);
         l->progress_ok = c->ok;
         l->last_progress = now;
     }

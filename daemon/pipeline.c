@@ -790,3 +790,8 @@ const struct pipeline_counters *pipeline_counters(const struct pipeline *p)
 {
     return &p->c;
 }
+
+const struct attr_counters *pipeline_attr_counters(const struct pipeline *p)
+{
+    return p->attr ? attr_counters(p->attr) : NULL;
+}

@@ -185,4 +185,9 @@ void pipeline_log_end(struct pipeline *p, int32_t partition, int64_t end_offset,
 /** @returns the totals. */
 const struct pipeline_counters *pipeline_counters(const struct pipeline *p);
 
+struct attr_counters;
+
+/** @returns the attribution stage's totals (attr.h), NULL when no model is configured. */
+const struct attr_counters *pipeline_attr_counters(const struct pipeline *p);
+
 #endif

@@ -94,7 +94,7 @@ fail:
     return NULL;
 }
 
-static int ctl_attr_opts(const struct config *cfg, struct report_opts *o)
+static void ctl_attr_opts(const struct config *cfg, struct report_opts *o)
 {
     report_opts_default(o);
     for (int m = 0; m < MODEL_N; m++)
@@ -110,7 +110,6 @@ static int ctl_attr_opts(const struct config *cfg, struct report_opts *o)
     o->params.half_life_ms = cfg->attribution.half_life_ms;
     o->direct = (const char *const *)cfg->attribution.direct_channels.v;
     o->ndirect = cfg->attribution.direct_channels.n;
-    return 0;
 }
 
 /* ------------------------------------------------------------ live mode */
@@ -264,8 +263,10 @@ static int ctl_attr_live(const struct config *cfg, const struct report_opts *o,
         return 1;
     }
     free(r->conversion_type);
-    if (!(r->conversion_type = strdup(l->ctype)))
+    if (!(r->conversion_type = strdup(l->ctype))) {
+        fprintf(stderr, "journeyctl: out of memory\n");
         return 1;
+    }
     for (int m = 0; m < MODEL_N; m++)
         r->models[m] = o->models[m];
     bool any_dd = o->models[MODEL_MARKOV] || o->models[MODEL_SHAPLEY];

@@ -322,17 +322,19 @@ bool agg_delta_merge_checked(struct agg_delta *d, const struct agg_delta *s)
     return true;
 }
 
-bool agg_add(struct agg *a, uint64_t sid, struct jd_str type, struct jd_str labels, int64_t ts,
-             bool has_value, int64_t value, struct jd_str user)
+/* Folds one event (or credit) into its series' minute bucket; UINT32_MAX when out of memory. */
+static uint32_t agg_fold(struct agg *a, uint64_t sid, struct jd_str type, struct jd_str labels,
+                         int64_t ts, bool has_value, int64_t value, int64_t weight)
 {
     uint32_t s = agg_series_get(a, sid, type, labels);
     if (s == UINT32_MAX)
-        return false;
+        return UINT32_MAX;
     uint32_t m = agg_minute_get(a, s, window_bucket_start(WINDOW_MINUTE, ts));
     if (m == UINT32_MAX)
-        return false;
+        return UINT32_MAX;
     struct agg_delta one = { 0 };
     one.count = 1;
+    one.wsum = weight;
     if (has_value) {
         one.vcount = 1;
         one.sum = value;
@@ -341,29 +343,20 @@ bool agg_add(struct agg *a, uint64_t sid, struct jd_str type, struct jd_str labe
     }
     agg_delta_merge(&a->mins.v[m].d, &one);
     a->nevents++;
-    if (user.n && !agg_reg_add(a, m, hll_of(user)))
-        return false;
-    return true;
+    return m;
+}
+
+bool agg_add(struct agg *a, uint64_t sid, struct jd_str type, struct jd_str labels, int64_t ts,
+             bool has_value, int64_t value, struct jd_str user)
+{
+    uint32_t m = agg_fold(a, sid, type, labels, ts, has_value, value, 0);
+    return m != UINT32_MAX && (!user.n || agg_reg_add(a, m, hll_of(user)));
 }
 
 bool agg_add_credit(struct agg *a, uint64_t sid, struct jd_str type, struct jd_str labels,
                     int64_t ts, int64_t value, int64_t weight)
 {
-    uint32_t s = agg_series_get(a, sid, type, labels);
-    if (s == UINT32_MAX)
-        return false;
-    uint32_t m = agg_minute_get(a, s, window_bucket_start(WINDOW_MINUTE, ts));
-    if (m == UINT32_MAX)
-        return false;
-    struct agg_delta one = { 0 };
-    one.count = one.vcount = 1;
-    one.sum = value;
-    one.min = one.max = one.last = value;
-    one.last_ts = ts;
-    one.wsum = weight;
-    agg_delta_merge(&a->mins.v[m].d, &one);
-    a->nevents++;
-    return true;
+    return agg_fold(a, sid, type, labels, ts, true, value, weight) != UINT32_MAX;
 }
 
 /* ------------------------------------------------------------------ seal */

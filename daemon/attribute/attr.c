@@ -64,7 +64,7 @@ struct attr {
     size_t capgets;
     struct store_zbelow *zq; /* this batch's expiry queries */
     int32_t *zqpart;         /* their partitions */
-    size_t capzq;
+    size_t capzq, capzqpart;
     char (*ixkey)[STORE_KEY_MAX]; /* by partition: its expiry index key */
     int64_t *next_expiry;         /* by partition: stream time of the next look */
     size_t capnext;
@@ -510,9 +510,8 @@ static size_t attr_due(struct attr *a, const struct attr_part *parts, size_t npa
     size_t nq = 0, cap = a->capzq;
     if (!jd_reserve((void **)&a->zq, &a->capzq, nparts + 1, sizeof(*a->zq)))
         return SIZE_MAX;
-    memset(a->zq + cap, 0, (a->capzq - cap) * sizeof(*a->zq));
-    cap = a->capzq - (a->capzq - cap); /* the zqpart array's old capacity */
-    if (!jd_reserve((void **)&a->zqpart, &cap, a->capzq, sizeof(*a->zqpart)))
+    memset(a->zq + cap, 0, (a->capzq - cap) * sizeof(*a->zq)); /* members: none yet */
+    if (!jd_reserve((void **)&a->zqpart, &a->capzqpart, nparts + 1, sizeof(*a->zqpart)))
         return SIZE_MAX;
     for (size_t i = 0; i < nparts; i++) {
         int32_t part = parts[i].partition;

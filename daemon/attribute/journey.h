@@ -27,9 +27,6 @@
 
 #define JOURNEY_VERSION 1
 
-/** Largest encoding: 1024 touches of 64 + 128 byte names, plus conversion types. */
-#define JOURNEY_MAX_BYTES (1024 * 1024)
-
 struct journey_touch {
     int64_t ts;
     struct jd_str channel, campaign; /**< in the journey's arena */
