@@ -344,6 +344,9 @@ static void loop_batch(struct loop *l, ssize_t n)
         enum jd_err e = pipeline_send(l->pipe, l->err, sizeof(l->err));
         if (e == JD_ERR_REDIS)
             loop_redis_down(l, "flush", l->err);
+        else if (e == JD_ERR_CORRUPT)
+            loop_hold(l, false, "Redis holds a key journeyd cannot write: partitions paused",
+                      "attribution", l->err);
         else if (e)
             log_error("loop", "cannot send the batch; it will be re-read", "error=%s",
                       log_q(l->err));

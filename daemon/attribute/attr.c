@@ -4,14 +4,15 @@
  *
  * Owns the batch's queue of journey events, the per-partition expiry
  * schedule and the data-driven weight tables. Journey rules are journey.c's,
- * the credit split credit.c's, record formats pathstat.c's; writes leave
- * through the batch flush (store_flush.c), reads through store_get_many()
- * and store_zbelow_many().
+ * the credit split credit.c's, record formats pathstat.c's, when journeys
+ * are due expiry.c's; writes leave through the batch flush (store_flush.c),
+ * reads through store_get_many() and expiry_read().
  */
 #include "attribute/attr.h"
 
 #include "aggregate/series.h"
 #include "attribute/credit.h"
+#include "attribute/expiry.h"
 #include "attribute/journey.h"
 #include "attribute/markov.h"
 #include "attribute/pathstat.h"
@@ -21,10 +22,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Expired journeys handled per partition per batch, and how often (in stream time) to look. */
-#define ATTR_EXPIRE_LIMIT    1000
-#define ATTR_EXPIRE_EVERY_MS JD_MS_MINUTE
 
 struct attr_ev {
     int32_t partition;
@@ -62,12 +59,9 @@ struct attr {
     size_t *order, caporder;
     struct store_get *gets;
     size_t capgets;
-    struct store_zbelow *zq; /* this batch's expiry queries */
-    int32_t *zqpart;         /* their partitions */
-    size_t capzq, capzqpart;
-    char (*ixkey)[STORE_KEY_MAX]; /* by partition: its expiry index key */
-    int64_t *next_expiry;         /* by partition: stream time of the next look */
-    size_t capnext;
+    struct expiry *x;
+    bool *relist; /* per user of the batch: listed in a bucket read now, so list it again */
+    size_t caprelist;
     struct journey j;
     size_t *idx;
     struct credit_out *out;
@@ -79,8 +73,6 @@ struct attr {
     size_t *ustart, capustart; /* per user of the batch: its first event in order */
     struct store_put *puts;
     size_t nputs, capputs;
-    struct store_zput *zputs;
-    size_t nzputs, capzputs;
     struct store_append *apps;
     size_t napps, capapps;
     char (*pskeys)[STORE_KEY_MAX];
@@ -113,6 +105,7 @@ struct attr *attr_new(const struct config *cfg, struct store *store, char *errst
     co.ndirect = cfg->attribution.direct_channels.n;
     co.max_touches = a->max_touches;
     if (!(a->credit = credit_new(&co)) || !(a->ps = pathstat_new()) ||
+        !(a->x = expiry_new(store, a->topic)) ||
         !(a->idx = calloc(a->max_touches + 1, sizeof(*a->idx))) ||
         !(a->path = calloc(a->max_touches + 1, sizeof(*a->path))) ||
         !(a->out = calloc(credit_max_out(a->credit) + MODEL_N, sizeof(*a->out))))
@@ -142,16 +135,12 @@ void attr_destroy(struct attr *a)
     credit_destroy(a->credit);
     pathstat_destroy(a->ps);
     journey_free(&a->j);
-    for (size_t i = 0; i < a->capzq; i++)
-        free(a->zq[i].members);
-    free(a->zq);
-    free(a->zqpart);
-    free(a->ixkey);
+    expiry_destroy(a->x);
+    free(a->relist);
     free(a->ev);
     free(a->arena);
     free(a->order);
     free(a->gets);
-    free(a->next_expiry);
     free(a->idx);
     free(a->out);
     free(a->path);
@@ -160,7 +149,6 @@ void attr_destroy(struct attr *a)
     free(a->put_len);
     free(a->ustart);
     free(a->puts);
-    free(a->zputs);
     free(a->apps);
     free(a->pskeys);
     free(a);
@@ -322,15 +310,6 @@ static bool attr_put(struct attr *a, const char *key, bool del)
     return true;
 }
 
-static bool attr_zput(struct attr *a, int32_t partition, const char *fp, int64_t score, bool del)
-{
-    if (!jd_reserve((void **)&a->zputs, &a->capzputs, a->nzputs + 1, sizeof(*a->zputs)))
-        return false;
-    a->zputs[a->nzputs++] =
-        (struct store_zput){ jd_str_c(a->ixkey[partition]), { fp, 32 }, score, del };
-    return true;
-}
-
 /* Encodes the journey as the value of the last put. */
 static bool attr_encode(struct attr *a)
 {
@@ -383,13 +362,19 @@ static bool attr_convert(struct attr *a, const struct attr_ev *e, struct agg *ag
     return pathstat_add(a->ps, e->ts, type, a->path, n, 1, e->value, 0);
 }
 
-/* One user's events of the batch, \p order[from, to), against journey \p g. */
-static bool attr_user(struct attr *a, const struct store_get *g, size_t from, size_t to,
-                      struct agg *agg)
+/*
+ * One user's events of the batch, \p order[from, to), against journey \p g;
+ * \p st is the partition's stream time after the batch. The journey is listed
+ * under its due time again when that moved to another bucket, or when
+ * \p relist (a bucket listing it is being read, and may go with this batch).
+ */
+static bool attr_user(struct attr *a, const struct store_get *g, size_t from, size_t to, int64_t st,
+                      bool relist, struct agg *agg)
 {
     const struct attr_ev *first = &a->ev[a->order[from]];
     if (!attr_load(a, g))
         return false;
+    int64_t was = a->j.n ? expiry_bucket(journey_last_touch(&a->j) + a->lookback) : INT64_MIN;
     for (size_t k = from; k < to; k++) {
         const struct attr_ev *e = &a->ev[a->order[k]];
         if (!e->conversion) {
@@ -402,24 +387,27 @@ static bool attr_user(struct attr *a, const struct store_get *g, size_t from, si
             return false;
         }
     }
-    if (a->j.n)
+    if (a->j.n) {
+        int64_t due = journey_last_touch(&a->j) + a->lookback;
         return attr_put(a, g->key, false) && attr_encode(a) &&
-               attr_zput(a, first->partition, first->fp, journey_last_touch(&a->j) + a->lookback,
-                         false);
-    if (!g->value)
-        return true;
-    return attr_put(a, g->key, true) && attr_zput(a, first->partition, first->fp, 0, true);
+               ((!relist && expiry_bucket(due) == was) ||
+                expiry_register(a->x, first->partition, first->fp, due, st));
+    }
+    return !g->value || attr_put(a, g->key, true);
 }
 
-/* A journey the partition's stream time \p st has left behind: its null path, then gone. */
-static bool attr_expire(struct attr *a, const struct store_get *g, int32_t partition,
-                        const char *fp, int64_t st)
+/*
+ * A journey listed in a due bucket: when the partition's stream time \p st
+ * has passed its due time, its null path, then gone. One touched since is
+ * not due: it is listed in a later bucket too.
+ */
+static bool attr_expire(struct attr *a, const struct store_get *g, int64_t st)
 {
     if (!attr_load(a, g))
         return false;
     int64_t last = journey_last_touch(&a->j);
-    if (a->j.n && last + a->lookback >= st) /* not due after all: set its score right */
-        return attr_zput(a, partition, fp, last + a->lookback, false);
+    if (a->j.n && last + a->lookback >= st)
+        return true;
     size_t n = journey_null_path(&a->j, a->idx);
     for (size_t i = 0; i < n; i++)
         a->path[i] = a->j.t[a->idx[i]].channel;
@@ -427,28 +415,11 @@ static bool attr_expire(struct attr *a, const struct store_get *g, int32_t parti
         return false;
     a->c.expired++;
     a->c.null_paths += n > 0;
-    return (!g->value || attr_put(a, g->key, true)) && attr_zput(a, partition, fp, 0, true);
+    return !g->value || attr_put(a, g->key, true);
 }
 
-/* Sized for \p partition: its index key and expiry schedule. */
-static bool attr_partition(struct attr *a, int32_t partition)
-{
-    size_t need = (size_t)partition + 1, cap = a->capnext, cap2 = a->capnext;
-    if (need <= a->capnext)
-        return true;
-    if (!jd_reserve((void **)&a->next_expiry, &cap, need, sizeof(*a->next_expiry)) ||
-        !jd_reserve((void **)&a->ixkey, &cap2, cap, sizeof(*a->ixkey)))
-        return false;
-    for (size_t i = a->capnext; i < cap; i++) {
-        a->next_expiry[i] = INT64_MIN;
-        store_key_journey_index(a->store, a->ixkey[i], sizeof(a->ixkey[i]), a->topic, (int32_t)i);
-    }
-    a->capnext = cap;
-    return true;
-}
-
-/* Is (partition, fp) a user of this batch? (users are sorted by both) */
-static bool attr_is_user(const struct attr *a, size_t nusers, int32_t partition, const char *fp)
+/* The user (partition, fp) of this batch, or SIZE_MAX (users are sorted by both). */
+static size_t attr_user_of(const struct attr *a, size_t nusers, int32_t partition, const char *fp)
 {
     size_t lo = 0, hi = nusers;
     while (lo < hi) {
@@ -457,13 +428,13 @@ static bool attr_is_user(const struct attr *a, size_t nusers, int32_t partition,
         int c =
             e->partition != partition ? (e->partition < partition ? -1 : 1) : memcmp(e->fp, fp, 32);
         if (c == 0)
-            return true;
+            return mid;
         if (c < 0)
             lo = mid + 1;
         else
             hi = mid;
     }
-    return false;
+    return SIZE_MAX;
 }
 
 static bool attr_gets(struct attr *a, size_t n)
@@ -482,14 +453,13 @@ static size_t attr_users(struct attr *a)
     size_t nusers = 0;
     if (!jd_reserve((void **)&a->order, &a->caporder, a->nev + 1, sizeof(*a->order)) ||
         !jd_reserve((void **)&a->ustart, &a->capustart, a->nev + 1, sizeof(*a->ustart)) ||
+        !jd_reserve((void **)&a->relist, &a->caprelist, a->nev + 1, sizeof(*a->relist)) ||
         !attr_gets(a, a->nev + 1))
         return SIZE_MAX;
     for (size_t i = 0; i < a->nev; i++) {
         struct attr_ev *e = &a->ev[i];
         store_user_fp(attr_str(a, e->user, e->luser), e->fp);
         a->order[i] = i;
-        if (!attr_partition(a, e->partition))
-            return SIZE_MAX;
     }
     qsort_r(a->order, a->nev, sizeof(*a->order), attr_cmp, a);
     for (size_t k = 0; k < a->nev; k++) {
@@ -498,34 +468,11 @@ static size_t attr_users(struct attr *a)
             continue;
         store_key_journey(a->store, a->gets[nusers].key, sizeof(a->gets[nusers].key), a->topic,
                           e->partition, e->fp);
+        a->relist[nusers] = false;
         a->ustart[nusers++] = k;
     }
     a->ustart[nusers] = a->nev;
     return nusers;
-}
-
-/* Queues expiry queries for the partitions due; returns their number (SIZE_MAX: no memory). */
-static size_t attr_due(struct attr *a, const struct attr_part *parts, size_t nparts)
-{
-    size_t nq = 0, cap = a->capzq;
-    if (!jd_reserve((void **)&a->zq, &a->capzq, nparts + 1, sizeof(*a->zq)))
-        return SIZE_MAX;
-    memset(a->zq + cap, 0, (a->capzq - cap) * sizeof(*a->zq)); /* members: none yet */
-    if (!jd_reserve((void **)&a->zqpart, &a->capzqpart, nparts + 1, sizeof(*a->zqpart)))
-        return SIZE_MAX;
-    for (size_t i = 0; i < nparts; i++) {
-        int32_t part = parts[i].partition;
-        if (parts[i].st == INT64_MIN || !attr_partition(a, part))
-            continue;
-        if (parts[i].st < a->next_expiry[part])
-            continue;
-        a->next_expiry[part] = parts[i].st + ATTR_EXPIRE_EVERY_MS;
-        a->zq[nq].key = a->ixkey[part];
-        a->zq[nq].max = parts[i].st - 1; /* expired: last touch + lookback < st */
-        a->zq[nq].limit = ATTR_EXPIRE_LIMIT;
-        a->zqpart[nq++] = part;
-    }
-    return nq;
 }
 
 static int64_t attr_st(const struct attr_part *parts, size_t nparts, int32_t partition)
@@ -562,34 +509,57 @@ static bool attr_path_blocks(struct attr *a)
     return true;
 }
 
+/* Appends the expiry's writes to the batch's (after the fix-ups of attr_run()). */
+static bool attr_expiry_writes(struct attr *a, struct expiry_writes *xw)
+{
+    if (!expiry_writes(a->x, xw) ||
+        !jd_reserve((void **)&a->puts, &a->capputs, a->nputs + xw->nputs + 1, sizeof(*a->puts)) ||
+        !jd_reserve((void **)&a->apps, &a->capapps, a->napps + xw->nappends + 1, sizeof(*a->apps)))
+        return false;
+    memcpy(a->puts + a->nputs, xw->puts, xw->nputs * sizeof(*a->puts));
+    a->nputs += xw->nputs;
+    memcpy(a->apps + a->napps, xw->appends, xw->nappends * sizeof(*a->apps));
+    a->napps += xw->nappends;
+    return true;
+}
+
 enum jd_err attr_run(struct attr *a, const struct attr_part *parts, size_t nparts, struct agg *agg,
                      struct attr_writes *out, char *errstr, size_t errstr_size)
 {
     enum jd_err err;
-    size_t nusers, nq, ngets = 0;
+    size_t nusers, ngets = 0;
     bool ok = true;
+    struct expiry_writes xw;
     memset(out, 0, sizeof(*out));
-    a->blen = a->nputs = a->nzputs = a->napps = 0;
+    a->blen = a->nputs = a->napps = 0;
     pathstat_reset(a->ps);
+    expiry_begin(a->x);
 
-    /* 1. the batch's users (each with its events in offset order) and the partitions due
-     *    for expiry; what expired and is not a user of this batch is read too */
-    if ((nusers = attr_users(a)) == SIZE_MAX || (nq = attr_due(a, parts, nparts)) == SIZE_MAX)
+    /* 1. the batch's users (each with its events in offset order) and a slice of each
+     *    partition's due journeys; those that are not users of this batch are read too */
+    if ((nusers = attr_users(a)) == SIZE_MAX)
         goto nomem;
-    if (nq && (err = store_zbelow_many(a->store, a->zq, nq, errstr, errstr_size)) != JD_OK)
+    for (size_t i = 0; i < nparts; i++)
+        if (!expiry_want(a->x, parts[i].partition, parts[i].st))
+            goto nomem;
+    if ((err = expiry_read(a->x, errstr, errstr_size)) != JD_OK)
         return err;
     ngets = nusers;
-    for (size_t q = 0; q < nq; q++) {
-        if (!attr_gets(a, ngets + a->zq[q].n + 1))
+    for (size_t q = 0; q < expiry_nreads(a->x); q++) {
+        int32_t part;
+        int64_t st;
+        size_t n;
+        const char(*fps)[33] = expiry_slice(a->x, q, &part, &st, &n);
+        if (!attr_gets(a, ngets + n + 1))
             goto nomem;
-        for (size_t m = 0; m < a->zq[q].n; m++) {
-            char *fp = a->zq[q].members[m];
-            if (attr_is_user(a, nusers, a->zqpart[q], fp)) {
-                fp[0] = '\0'; /* the batch decides about this one */
+        for (size_t m = 0; m < n; m++) {
+            size_t u = attr_user_of(a, nusers, part, fps[m]);
+            if (u != SIZE_MAX) {
+                a->relist[u] = true; /* the batch decides about this one */
                 continue;
             }
             store_key_journey(a->store, a->gets[ngets].key, sizeof(a->gets[ngets].key), a->topic,
-                              a->zqpart[q], fp);
+                              part, fps[m]);
             ngets++;
         }
     }
@@ -599,13 +569,20 @@ enum jd_err attr_run(struct attr *a, const struct attr_part *parts, size_t npart
         return err;
 
     /* 3. the users' events, then the expired journeys, then the path blocks */
-    for (size_t u = 0; u < nusers && ok; u++)
-        ok = attr_user(a, &a->gets[u], a->ustart[u], a->ustart[u + 1], agg);
-    for (size_t q = 0, g = nusers; q < nq && ok; q++) {
-        int64_t st = attr_st(parts, nparts, a->zqpart[q]);
-        for (size_t m = 0; m < a->zq[q].n && ok; m++)
-            if (a->zq[q].members[m][0])
-                ok = attr_expire(a, &a->gets[g++], a->zqpart[q], a->zq[q].members[m], st);
+    int64_t st = INT64_MIN;
+    for (size_t u = 0; u < nusers && ok; u++) {
+        const struct attr_ev *e = &a->ev[a->order[a->ustart[u]]];
+        if (!u || e->partition != a->ev[a->order[a->ustart[u - 1]]].partition)
+            st = attr_st(parts, nparts, e->partition);
+        ok = attr_user(a, &a->gets[u], a->ustart[u], a->ustart[u + 1], st, a->relist[u], agg);
+    }
+    for (size_t q = 0, g = nusers; q < expiry_nreads(a->x) && ok; q++) {
+        int32_t part;
+        size_t n;
+        const char(*fps)[33] = expiry_slice(a->x, q, &part, &st, &n);
+        for (size_t m = 0; m < n && ok; m++)
+            if (attr_user_of(a, nusers, part, fps[m]) == SIZE_MAX)
+                ok = attr_expire(a, &a->gets[g++], st);
     }
     if (!ok || !attr_path_blocks(a))
         goto nomem;
@@ -615,8 +592,10 @@ enum jd_err attr_run(struct attr *a, const struct attr_part *parts, size_t npart
         if (!a->puts[i].del)
             a->puts[i].value =
                 (struct jd_str){ (const char *)a->bytes + a->put_off[i], a->put_len[i] };
+    if (!attr_expiry_writes(a, &xw))
+        goto nomem;
     store_gets_free(a->gets, ngets); /* the keys stay: they are the puts' keys */
-    *out = (struct attr_writes){ a->puts, a->nputs, a->zputs, a->nzputs, a->apps, a->napps };
+    *out = (struct attr_writes){ a->puts, a->nputs, xw.zputs, xw.nzputs, a->apps, a->napps };
     return JD_OK;
 nomem:
     store_gets_free(a->gets, ngets);

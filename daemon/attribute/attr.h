@@ -9,10 +9,10 @@
  * acknowledged, so Redis holds its writes), applies the events in offset
  * order, adds each conversion's credits under every model to the batch's
  * aggregate as the `credit` stream, and returns what the flush must write
- * with the batch: the journeys (SET, or DEL once empty), their expiry index,
- * and the hour blocks of path statistics. Journeys whose lookback the
- * partition's stream time has passed are expired in the same batch: their
- * unconverted touches become null paths. Everything goes in the batch's one
+ * with the batch: the journeys (SET, or DEL once empty), their expiry
+ * buckets (expiry.h) and the hour blocks of path statistics. Journeys whose
+ * lookback the partition's stream time has passed are expired in the same
+ * batch: their unconverted touches become null paths. Everything goes in the batch's one
  * atomic script, so the exactly-once guarantee covers attribution too.
  *
  * Journeys belong to a partition (`{P}:j:TOPIC:PARTITION:FP`): a user's

@@ -19,8 +19,11 @@
 --       nappend, {key bytes}*   (window chunks, then seen-id slices)
 --       nidx, {key sid labels}*, ntypes, {type}*,
 --       ngc, {score member}*, nstat, {field incr}*,
---       nset, {key bytes}*, ndel, {key}*   (whole values: journeys),
---       nzadd, {key score member}*, nzrem, {key member}*   (journey expiry index)
+--       nset, {key bytes}*, ndel, {key}*   (whole values: journeys; SET and
+--       DEL cannot fail, and the caller read every one of these keys in this
+--       batch, which refuses a key of another type, so they are not checked),
+--       nzadd, {key n {score member}*n}*, nzrem, {key n {member}*n}*
+--       (journey expiry index, grouped by key: one command per group)
 -- Returns "OK" or {"OK", {append_index...}} (chunks that grew past another
 -- 256 KiB: compact them soon), {"REFUSED", {{part_index, "FENCED"|"GAP",
 -- stored_next}...}}, or a "JDBADKEY" error when a key holds something this
@@ -61,12 +64,18 @@ i = set_at + nset * 2
 local ndel = count(i)
 local del_at = i + 1
 i = del_at + ndel
-local nzadd = count(i)
-local zadd_at = i + 1
-i = zadd_at + nzadd * 3
-local nzrem = count(i)
-local zrem_at = i + 1
-i = zrem_at + nzrem * 2
+-- sorted-set groups: {key n item*n}, each item `width` arguments
+local function groups(width)
+    local n = count(i)
+    local at = i + 1
+    i = at
+    for _ = 1, n do
+        i = i + 2 + count(i + 1) * width
+    end
+    return n, at
+end
+local nzadd, zadd_at = groups(2)
+local nzrem, zrem_at = groups(1)
 if i - 1 ~= #ARGV then
     error('JDBADARGS: layout covers ' .. (i - 1) .. ' of ' .. #ARGV .. ' arguments')
 end
@@ -142,32 +151,25 @@ for q0 = 0, nstat - 1, 4000 do
     end
 end
 
--- whole values replace strings only; the expiry index is a sorted set
-for q = 0, nset - 1 do
-    local key = ARGV[set_at + 2 * q]
-    if type(redis.pcall('STRLEN', key)) ~= 'number' then
-        return bad(key, 'holds a ' .. redis.call('TYPE', key).ok .. ', not a string')
-    end
-end
-for q = 0, ndel - 1 do
-    local key = ARGV[del_at + q]
-    if type(redis.pcall('STRLEN', key)) ~= 'number' then
-        return bad(key, 'holds a ' .. redis.call('TYPE', key).ok .. ', not a string')
-    end
-end
-for q = 0, nzadd - 1 do
-    local o = zadd_at + 3 * q
+-- the expiry index is a sorted set (one check per group)
+local o = zadd_at
+for _ = 1, nzadd do
     if not writable('ZCARD', ARGV[o]) then
         return bad(ARGV[o], 'is not a sorted set')
     end
-    if not tonumber(ARGV[o + 1]) then
-        error('JDBADARGS: expected a score at argument ' .. (o + 1))
+    for q = o + 2, o + 1 + 2 * ARGV[o + 1], 2 do
+        if not tonumber(ARGV[q]) then
+            error('JDBADARGS: expected a score at argument ' .. q)
+        end
     end
+    o = o + 2 + 2 * ARGV[o + 1]
 end
-for q = 0, nzrem - 1 do
-    if not writable('ZCARD', ARGV[zrem_at + 2 * q]) then
-        return bad(ARGV[zrem_at + 2 * q], 'is not a sorted set')
+o = zrem_at
+for _ = 1, nzrem do
+    if not writable('ZCARD', ARGV[o]) then
+        return bad(ARGV[o], 'is not a sorted set')
     end
+    o = o + 2 + ARGV[o + 1]
 end
 
 -- 4. Writes.
@@ -192,19 +194,25 @@ end
 for q = 0, nstat - 1 do
     redis.call('HINCRBY', KEYS[2], ARGV[stat_at + 2 * q], ARGV[stat_at + 2 * q + 1])
 end
-for q = 0, nset - 1 do
-    redis.call('SET', ARGV[set_at + 2 * q], ARGV[set_at + 2 * q + 1])
+for q = set_at, set_at + nset * 2 - 1, 4000 do
+    redis.call('MSET', unpack(ARGV, q, math.min(set_at + nset * 2 - 1, q + 3999)))
 end
 for q = del_at, del_at + ndel - 1, 4000 do
     redis.call('DEL', unpack(ARGV, q, math.min(del_at + ndel - 1, q + 3999)))
 end
-for q = 0, nzadd - 1 do
-    local o = zadd_at + 3 * q
-    redis.call('ZADD', ARGV[o], ARGV[o + 1], ARGV[o + 2])
+-- one command per group (at most 4000 arguments each: unpack's stack)
+local function each_group(cmd, n, at, width)
+    local g = at
+    for _ = 1, n do
+        local first, last = g + 2, g + 1 + ARGV[g + 1] * width
+        for q = first, last, 4000 do
+            redis.call(cmd, ARGV[g], unpack(ARGV, q, math.min(last, q + 3999)))
+        end
+        g = last + 1
+    end
 end
-for q = 0, nzrem - 1 do
-    redis.call('ZREM', ARGV[zrem_at + 2 * q], ARGV[zrem_at + 2 * q + 1])
-end
+each_group('ZADD', nzadd, zadd_at, 2)
+each_group('ZREM', nzrem, zrem_at, 1)
 -- wt: when the partition last moved, by Redis's clock, so that every
 -- instance judges idleness against one clock; st0: its earliest event time;
 -- ct: when it was last known to be at its log end (only ever moves forward:

@@ -428,7 +428,8 @@ enum jd_err store_connect(struct store *s, char *errstr, size_t errstr_size)
         (err = store_load_script(s, store_lua_compact, s->sha_compact, errstr, errstr_size)) ||
         (err = store_load_script(s, store_lua_lease, s->sha_lease, errstr, errstr_size)) ||
         (err = store_load_script(s, store_lua_evalsave, s->sha_evalsave, errstr, errstr_size)) ||
-        (err = store_load_script(s, store_lua_progress, s->sha_progress, errstr, errstr_size)))
+        (err = store_load_script(s, store_lua_progress, s->sha_progress, errstr, errstr_size)) ||
+        (err = store_load_script(s, store_lua_expiry, s->sha_expiry, errstr, errstr_size)))
         return err;
 
     /* Informational: eviction would silently drop offsets and windows. */

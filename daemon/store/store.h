@@ -21,7 +21,9 @@
  *   {P}:meta                        hash  gc_cutoff
  *   {P}:j:TOPIC:PARTITION:FP        string a user's journey (attribute/journey.h; FP: the
  *                                         32-hex fingerprint of the user id)
- *   {P}:jx:TOPIC:PARTITION          zset  FP -> event time its journey expires at
+ *   {P}:jx:TOPIC:PARTITION          zset  expiry bucket id -> event time it ends at
+ *   {P}:jb:TOPIC:PARTITION:ID       string 32-hex FPs of journeys due in the bucket
+ *   {P}:jxo:TOPIC:PARTITION         string "ID OFFSET": how far a due bucket was read
  *   {P}:ps:HOUR                     string path statistics of the hour (attribute/pathstat.h)
  *
  * Nothing here logs: errors come back as values with a message.
@@ -187,14 +189,18 @@ struct store_stat {
     int64_t incr;
 };
 
-/** A whole value written with a batch (a journey), or deleted when \p del. */
+/**
+ * A whole value written with a batch (a journey), or deleted when \p del.
+ * SET replaces a key of any type: read every put's key in the same batch with
+ * store_get_many(), which refuses one of another type.
+ */
 struct store_put {
     struct jd_str key;
     struct jd_str value; /**< ignored when del */
     bool del;
 };
 
-/** A member of a sorted set (the journey expiry index): set to \p score, or removed when \p del. */
+/** A member of a sorted set (the expiry index): set to \p score, or removed when \p del. */
 struct store_zput {
     struct jd_str key, member;
     int64_t score; /**< ignored when del */
@@ -219,7 +225,7 @@ struct store_flush {
     size_t nstats;
     const struct store_put *puts; /**< journeys: SET or DEL, in order */
     size_t nputs;
-    const struct store_zput *zputs; /**< the journey expiry index */
+    const struct store_zput *zputs; /**< the expiry index (runs of one key go as one command) */
     size_t nzputs;
     const struct store_append *appends; /**< path statistics */
     size_t nappends;
@@ -295,7 +301,11 @@ struct store_get {
     size_t len;
 };
 
-/** Run \p n GETs in one round trip. */
+/**
+ * Run \p n GETs in one round trip.
+ * @returns JD_ERR_CORRUPT when a key holds something other than a string
+ *          (the flush writes whole values with SET, which would replace it).
+ */
 enum jd_err store_get_many(struct store *s, struct store_get *gets, size_t n, char *errstr,
                            size_t errstr_size);
 
@@ -311,25 +321,42 @@ void store_user_fp(struct jd_str user, char out[33]);
 size_t store_key_journey(const struct store *s, char *buf, size_t size, const char *topic,
                          int32_t partition, const char fp[33]);
 
-/** `{P}:jx:TOPIC:PARTITION`: the partition's journey expiry index. */
+/** `{P}:jx:TOPIC:PARTITION`: the partition's expiry buckets, scored by their end. */
 size_t store_key_journey_index(const struct store *s, char *buf, size_t size, const char *topic,
                                int32_t partition);
+
+/** `{P}:jb:TOPIC:PARTITION:` (the bucket id follows): the fingerprints of a bucket. */
+size_t store_key_journey_bucket(const struct store *s, char *buf, size_t size, const char *topic,
+                                int32_t partition);
+
+/** `{P}:jxo:TOPIC:PARTITION`: "BUCKET OFFSET", how far its earliest due bucket was read. */
+size_t store_key_journey_progress(const struct store *s, char *buf, size_t size, const char *topic,
+                                  int32_t partition);
 
 /** `{P}:ps:HOUR`: path statistics of the hour starting at \p hour (ms). */
 size_t store_key_paths(const struct store *s, char *buf, size_t size, int64_t hour);
 
-/** One expiry query: members of \p key scored at most \p max, lowest first. */
-struct store_zbelow {
-    const char *key;
-    int64_t max;
-    size_t limit;
-    char (*members)[33]; /**< out: fingerprints (kept across calls; free()) */
+/**
+ * One expiry read: the next slice of the partition's buckets that end at or
+ * before \p st, earliest first. The keys are the caller's (store_key_journey_*).
+ */
+struct store_expiry {
+    const char *index, *progress, *prefix;
+    int64_t st;
+    char (*done)[24]; /**< out: buckets read to their end (kept across calls; free()) */
+    size_t ndone, capdone;
+    char partial[24]; /**< out: the bucket the slice stopped in ("" if none) */
+    int64_t resume;   /**< out: where to resume \p partial */
+    char (*fps)[33];  /**< out: the slice's fingerprints (kept across calls; free()) */
     size_t n, cap;
 };
 
-/** Run \p n expiry queries in one round trip. */
-enum jd_err store_zbelow_many(struct store *s, struct store_zbelow *q, size_t n, char *errstr,
-                              size_t errstr_size);
+/**
+ * Run \p n expiry reads in one round trip, at most \p limit fingerprints each.
+ * @returns JD_ERR_CORRUPT when a key holds something else.
+ */
+enum jd_err store_expiry_read(struct store *s, struct store_expiry *q, size_t n, size_t limit,
+                              char *errstr, size_t errstr_size);
 
 /** Read a field of the stats hash (0 when absent). */
 enum jd_err store_stat_get(struct store *s, const char *field, int64_t *out, char *errstr,

@@ -329,20 +329,32 @@ enum jd_err store_flush_send(struct store *s, const struct store_flush *f, char 
         }
         ADD(store_arg_fill(a, slot, (int64_t)n));
     }
+    /* members grouped by key (runs of one key: one command per run in the script) */
     for (int del = 0; del < 2; del++) {
+        size_t ngroups = 0, nslot, n = 0;
+        const struct store_zput *run = NULL;
         ADD(store_arg_slot(a, &slot));
-        size_t n = 0;
         for (size_t i = 0; i < f->nzputs; i++) {
             const struct store_zput *z = &f->zputs[i];
             if (z->del != (bool)del)
                 continue;
-            ADD(store_arg(a, z->key.p, z->key.n));
+            if (!run || !jd_str_eq(run->key, z->key)) {
+                if (run)
+                    ADD(store_arg_fill(a, nslot, (int64_t)n));
+                ADD(store_arg(a, z->key.p, z->key.n));
+                ADD(store_arg_slot(a, &nslot));
+                run = z;
+                n = 0;
+                ngroups++;
+            }
             if (!del)
                 ADD(store_arg_i64(a, z->score));
             ADD(store_arg(a, z->member.p, z->member.n));
             n++;
         }
-        ADD(store_arg_fill(a, slot, (int64_t)n));
+        if (run)
+            ADD(store_arg_fill(a, nslot, (int64_t)n));
+        ADD(store_arg_fill(a, slot, (int64_t)ngroups));
     }
 #undef ADD
 

@@ -37,7 +37,7 @@ struct store {
     struct window_retention retention;
     redisContext *ctx;
     char sha_flush[41], sha_claim[41], sha_pin[41], sha_gc[41], sha_compact[41];
-    char sha_lease[41], sha_evalsave[41], sha_progress[41];
+    char sha_lease[41], sha_evalsave[41], sha_progress[41], sha_expiry[41];
     char maxmemory_policy[32];
     int64_t max_bulk_len; /* Redis's proto-max-bulk-len */
     uint64_t round_trips;

@@ -125,7 +125,8 @@ enum jd_err store_get_many(struct store *s, struct store_get *gets, size_t n, ch
                 err = jd_errf(JD_ERR_NOMEM, errstr, errstr_size, "out of memory");
             }
         } else if (r->type == REDIS_REPLY_ERROR && err == JD_OK) {
-            err = jd_errf(JD_ERR_REDIS, errstr, errstr_size, "GET %s: %s", gets[i].key, r->str);
+            /* the key holds something else: a batch's writes would replace it (SET) */
+            err = jd_errf(JD_ERR_CORRUPT, errstr, errstr_size, "%s: %s", gets[i].key, r->str);
         }
         freeReplyObject(r);
     }

@@ -701,13 +701,7 @@ static void test_puts_and_index(void **state)
     assert_int_equal(store_flush(s, &fl, ref, 8, &nref, err, sizeof(err)), JD_ERR_CORRUPT);
     assert_non_null(strstr(err, "{jp}:jx:1x"));
     assert_int_equal(raw_int(f, "EXISTS %s", "{jp}:j:u2"), 0);
-    /* and a value whose key holds a hash */
-    freeReplyObject(raw(f, "HSET {jp}:j:u3 a b"));
-    struct store_put put3 = { JD_STR_LIT("{jp}:j:u3"), JD_STR_LIT("v"), false };
-    fl = (struct store_flush){ "ev", "a",   &part, 1,    NULL, 0,    f->agg, NULL,
-                               0,    &put3, 1,     NULL, 0,    NULL, 0 };
-    assert_int_equal(store_flush(s, &fl, ref, 8, &nref, err, sizeof(err)), JD_ERR_CORRUPT);
-    assert_non_null(strstr(err, "{jp}:j:u3"));
+    /* (a value whose key holds a hash is refused by the batch's read: test_expiry.c) */
     r = raw(f, "HGET {jp}:p:ev:1 next");
     assert_string_equal(r->str, "1");
     freeReplyObject(r);
