@@ -37,9 +37,10 @@ static void ctl_attr_usage(FILE *out)
     fputs("usage: journeyctl [-c FILE] attribution [--from T] [--to T] [--conversion-type T]\n"
           "                  [--by channel|campaign] [--model M]... [--order K]\n"
           "                  [--format table|csv|json|svg] [--output FILE]\n"
-          "       journeyctl [-c FILE] attribution --paths FILE.csv [options as above]\n"
-          "  --from, --to   the window, whole hours (RFC 3339 or unix seconds;\n"
-          "                 default: the 30 days before the current hour)\n"
+          "       journeyctl [-c FILE] attribution --paths FILE.csv [--model M]... [--order K]\n"
+          "                  [--format table|csv|json|svg] [--output FILE]\n"
+          "  --from, --to   the window, whole hours (RFC 3339 or unix seconds; default:\n"
+          "                 the 30 days before the current hour; at most windows.retention.day)\n"
           "  --conversion-type T  default: the first of attribution.conversion_types\n"
           "  --by campaign  one row per channel and campaign (rule-based models)\n"
           "  --paths FILE   aggregated paths in ChannelAttribution's format\n"
@@ -49,6 +50,14 @@ static void ctl_attr_usage(FILE *out)
           "  --format F     table (default), csv (long form), json or svg (a chart)\n"
           "  --output FILE  write there instead of stdout\n",
           out);
+}
+
+static bool ctl_attr_is_ctype(const struct config *cfg, const char *type)
+{
+    for (size_t i = 0; i < cfg->attribution.conversion_types.n; i++)
+        if (!strcmp(cfg->attribution.conversion_types.v[i], type))
+            return true;
+    return false;
 }
 
 /* Reads a whole file; NULL after printing why. */
@@ -188,10 +197,14 @@ static bool ctl_attr_paths(struct ctl_attr_live *l, const struct report_opts *o)
         store_key_paths(l->store, gets[i].key, sizeof(gets[i].key), (h0 + (int64_t)i) * JD_MS_HOUR);
     if (store_get_many(l->store, gets, n, l->err, sizeof(l->err)) != JD_OK)
         goto out;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
+        char e[256];
         if (gets[i].value &&
-            pathstat_fold(p, gets[i].value, gets[i].len, l->ctype, l->err, sizeof(l->err)) != JD_OK)
+            pathstat_fold(p, gets[i].value, gets[i].len, l->ctype, e, sizeof(e)) != JD_OK) {
+            jd_errf(JD_ERR_CORRUPT, l->err, sizeof(l->err), "%s: %s", gets[i].key, e);
             goto out;
+        }
+    }
     for (int m = 0; m < MODEL_N; m++)
         od.models[m] = o->models[m] && model_is_data_driven((enum model_id)m);
     if (report_from_paths(p, &od, &dd, l->err, sizeof(l->err)) != JD_OK)
@@ -217,7 +230,7 @@ static bool ctl_attr_paths(struct ctl_attr_live *l, const struct report_opts *o)
     dd.re_channels = NULL;
     dd.re = dd.re_value = NULL;
     dd.nre = 0;
-    l->r->npaths = p->nrows;
+    l->r->npaths = 0; /* p holds records (per hour and batch), not distinct paths */
     ok = true;
 out:
     if (gets)
@@ -239,10 +252,11 @@ static bool ctl_attr_spend(struct ctl_attr_live *l)
         return false;
     for (size_t k = 0; k < l->r->nrows; k++) {
         struct report_row *row = &l->r->rows[k];
+        /* markov and shapley credit channels only: their rows take every campaign's spend */
+        bool any_campaign = !l->by_campaign || model_is_data_driven(row->model);
         for (size_t i = 0; i < res.n; i++)
             if (!strcmp(ctl_attr_label(&res.v[i], "channel"), row->channel) &&
-                (!l->by_campaign ||
-                 !strcmp(ctl_attr_label(&res.v[i], "campaign"), row->campaign))) {
+                (any_campaign || !strcmp(ctl_attr_label(&res.v[i], "campaign"), row->campaign))) {
                 row->has_spend = true;
                 row->spend += res.v[i].value;
             }
@@ -400,8 +414,29 @@ int ctl_attribution(const char *cfgpath, int argc, char **argv)
         fprintf(stderr, "journeyctl attribution: --from must be before --to\n");
         return EXIT_USAGE;
     }
+    if (paths_file && (from_s || to_s || ctype || live.by_campaign)) {
+        fprintf(stderr, "journeyctl attribution: --from, --to, --conversion-type and --by "
+                        "select from the live data; a --paths file is reported whole\n");
+        return EXIT_USAGE;
+    }
     if (!(cfg = ctl_config(cfgpath)))
         return EXIT_CONFIG;
+    if (!paths_file && live.to - live.from > cfg->windows.retention_day_ms) {
+        fprintf(stderr,
+                "journeyctl attribution: the window is longer than windows.retention.day "
+                "(%lld days): path statistics and credits are not kept longer\n",
+                (long long)(cfg->windows.retention_day_ms / JD_MS_DAY));
+        rc = EXIT_USAGE;
+        goto out;
+    }
+    if (ctype && !ctl_attr_is_ctype(cfg, ctype)) {
+        fprintf(stderr,
+                "journeyctl attribution: --conversion-type %s: not one of "
+                "attribution.conversion_types in %s\n",
+                ctype, cfgpath ? cfgpath : "the configuration");
+        rc = EXIT_USAGE;
+        goto out;
+    }
     ctl_attr_opts(cfg, &o);
     if (any_only)
         memcpy(o.models, only, sizeof(only));

@@ -127,8 +127,8 @@ bool expiry_want(struct expiry *x, int32_t partition, int64_t st)
     s->progress = q->progress;
     s->prefix = q->prefix;
     s->st = st;
-    /* until the bucket holding st ends, no other can become due (registrations go there or later)
-     */
+    /* no other bucket can become due before the one holding st ends: registrations go there
+     * or later */
     x->next[partition] = (expiry_bucket(st) + 1) * EXPIRY_BUCKET_MS;
     return true;
 }

@@ -300,7 +300,8 @@ try:
                            str(jt.T0_MS // 1000), "--to", str(at // 1000), "--format", "json"],
                           capture_output=True, text=True)
     tap.eq(r.returncode, 0, "journeyctl attribution (live) exits 0")
-    rep = json.loads(r.stdout) if r.returncode == 0 else {"rows": [], "models": []}
+    rep = (json.loads(r.stdout) if r.returncode == 0 else
+           {"rows": [], "models": [], "total_conversions": -1, "conversion_type": None})
     tap.eq(rep.get("conversion_type"), "conversion", "the report is of the first conversion type")
     tap.eq(rep["models"], MODELS, "every model is in the report")
     got = {(x["model"], x["channel"]): (round(x["conversions"] * MICROS), round(x["value"] * MICROS))
@@ -326,11 +327,19 @@ try:
     want_sh = paths_oracle.shapley(rows_c)
     for m, want in (("markov", want_mk), ("shapley", want_sh)):
         mine = {x["channel"]: x for x in rep["rows"] if x["model"] == m}
-        ok = all(c in mine and abs(mine[c]["conversions"] - v["conversions"]) < 1e-6 and
-                 abs(mine[c]["value"] - v["value"]) < 1e-6 for c, v in want.items())
+        # every channel of the oracle's, and nothing else but conversions without a touch
+        ok = bool(want) and set(mine) - {"(none)"} == set(want) and all(
+            abs(mine[c]["conversions"] - v["conversions"]) < 1e-6 and
+            abs(mine[c]["value"] - v["value"]) < 1e-6 for c, v in want.items())
         tap.ok(ok, f"report: {m} is the batch definition over the window's paths",
                f"got {mine}\nwant {want}")
     none = totals["by_type"].get(("conversion", "markov", "(none)"), [0, 0])[0] / MICROS
+    # the report's total is one model's sum: check it against the oracle's own count
+    want_total = sum(v[0] for (ct, mm, _ch), v in totals["by_type"].items()
+                     if ct == "conversion" and mm == "first_touch") / MICROS
+    tap.ok(want_total > 0 and abs(rep["total_conversions"] - want_total) < 1e-6,
+           "report: the window's conversions equal the oracle's",
+           f"{rep['total_conversions']} vs {want_total}")
     for m in MODELS:
         tot = sum(x["conversions"] for x in rep["rows"] if x["model"] == m)
         tap.ok(abs(tot - rep["total_conversions"]) < 1e-6,
@@ -341,6 +350,15 @@ try:
                           capture_output=True, text=True)
     tap.ok(r.returncode == 0 and r.stdout.startswith("<svg") and "markov" in r.stdout,
            "journeyctl attribution --format svg draws the chart", r.stderr)
+    # flags that cannot be honoured are refused, saying why (exit 2: usage)
+    for args, why in ((["--conversion-type", "nosuch"], "not one of attribution.conversion_types"),
+                      (["--paths", "x.csv", "--by", "campaign"], "reported whole"),
+                      (["--from", "0"], "longer than windows.retention.day")):
+        r = jt.subprocess.run([jt.JOURNEYCTL, "-c", jd.config, "attribution", *args],
+                              capture_output=True, text=True)
+        tap.ok(r.returncode == 2 and why in r.stderr,
+               f"journeyctl attribution {' '.join(args)}: refused with a reason",
+               f"exit {r.returncode}: {r.stderr}")
 
     # --- phase 2: weights learnt from the path statistics of phase 1 ------------
     rows = []
