@@ -50,7 +50,10 @@ struct evaluator {
     int64_t now;           /* Redis's clock at the last progress read */
     int64_t hb_seq, hb_since, hb_minute;
     uint64_t produced; /* messages produced during this run */
-    uint64_t ticks, messages, rule_errors;
+    uint64_t messages;
+    struct evaluator_status st;
+    int64_t *group_wall_ms; /* behind st.group_wall_ms, one per group of rs */
+    double *group_secs;
     struct store_progress *prog;
     char err[JD_ERRSTR_SIZE];
 };
@@ -135,6 +138,17 @@ static enum jd_err evaluator_produce(void *opaque, const struct engine_msg *m, c
         return e;
     ev->produced++;
     ev->messages++;
+    *(m->firing ? &ev->st.msgs_firing : &ev->st.msgs_resolved) += 1;
+    struct evaluator_recent *r = &ev->st.recent[ev->st.recent_next];
+    *r = (struct evaluator_recent){
+        .tick = m->tick, .wall_ms = ts_now_ms(), .firing = m->firing, .seq = m->seq
+    };
+    snprintf(r->group, sizeof(r->group), "%s", m->group);
+    snprintf(r->alert, sizeof(r->alert), "%s", m->alert);
+    snprintf(r->fingerprint, sizeof(r->fingerprint), "%s", m->key);
+    ev->st.recent_next = (ev->st.recent_next + 1) % EVALUATOR_RECENT;
+    if (ev->st.nrecent < EVALUATOR_RECENT)
+        ev->st.nrecent++;
     ts_format_rfc3339(m->tick, at, sizeof(at));
     log_info("evaluator", "alert", "alertname=%s status=%s seq=%llu fingerprint=%s at=%s", m->alert,
              m->firing ? "firing" : "resolved", (unsigned long long)m->seq, m->key, at);
@@ -301,11 +315,16 @@ static void evaluator_ticks(struct evaluator *ev)
     for (int k = 0; k < EVALUATOR_TICK_BUDGET && ev->wm != INT64_MIN &&
                     engine_next(ev->eng, ev->wm, &g, &tick);
          k++) {
+        double t0 = ts_mono_s();
         enum jd_err e =
             engine_eval(ev->eng, g, tick, evaluator_produce, ev, ev->err, sizeof(ev->err));
-        ev->ticks++;
+        double took = ts_mono_s() - t0;
+        metrics_hist_observe(&ev->st.group_seconds, took);
+        ev->group_secs[g] = took;
+        ev->group_wall_ms[g] = ts_now_ms();
+        ev->st.ticks++;
         if (e == JD_ERR_INVALID || e == JD_ERR_RANGE || e == JD_ERR_UNSUPPORTED) {
-            ev->rule_errors++;
+            ev->st.rule_errors++;
             log_warn("evaluator", "rule not evaluated at this tick", "error=%s", log_q(ev->err));
         } else if (e == JD_ERR_REDIS) {
             evaluator_redis_failed(ev, "evaluate");
@@ -343,7 +362,7 @@ void evaluator_run(struct evaluator *ev)
     if (!ev->leader || !evaluator_progress(ev, now))
         return;
     ev->produced = 0;
-    uint64_t before = ev->ticks;
+    uint64_t before = ev->st.ticks;
     evaluator_ticks(ev);
     if (!ev->leader || now < ev->next_try)
         return;         /* failed and handled */
@@ -357,7 +376,7 @@ void evaluator_run(struct evaluator *ev)
     }
     if (ev->produced) {
         ev->awaiting = true; /* saved once Kafka has them */
-    } else if (ev->ticks != before) {
+    } else if (ev->st.ticks != before) {
         enum jd_err e = evaluator_save(ev);
         if (e == JD_ERR_FENCED)
             evaluator_step_down(ev, ev->err);
@@ -371,7 +390,7 @@ bool evaluator_drain(struct evaluator *ev, int timeout_ms)
     /* the timeout bounds waiting (for the lease, for Kafka), not evaluating: it restarts
      * whenever ticks advance, however many a long backfill has */
     int64_t deadline = ts_mono_ms() + timeout_ms;
-    uint64_t ticks = ev->ticks;
+    uint64_t ticks = ev->st.ticks;
     ev->draining = true;
     ev->poked = true;
     while (ts_mono_ms() < deadline) {
@@ -381,8 +400,8 @@ bool evaluator_drain(struct evaluator *ev, int timeout_ms)
         if (ev->leader && !ev->poked && !ev->awaiting &&
             (ev->wm == INT64_MIN || !engine_next(ev->eng, ev->wm, &g, &tick)))
             return true;
-        if (ev->ticks != ticks) {
-            ticks = ev->ticks;
+        if (ev->st.ticks != ticks) {
+            ticks = ev->st.ticks;
             deadline = ts_mono_ms() + timeout_ms;
         }
         if (ev->awaiting || !ev->leader || ts_mono_ms() < ev->next_try)
@@ -406,17 +425,68 @@ const struct ruleset *evaluator_ruleset(const struct evaluator *ev)
     return ev->rs;
 }
 
+/* Per-group timings for \p rs, carried over by group name from the rules in force. */
+static bool evaluator_group_stats(const struct evaluator *ev, const struct ruleset *rs,
+                                  int64_t **wall_out, double **secs_out)
+{
+    size_t n = rs->ngroups ? rs->ngroups : 1;
+    int64_t *wall = calloc(n, sizeof(*wall));
+    double *secs = calloc(n, sizeof(*secs));
+    if (!wall || !secs) {
+        free(wall);
+        free(secs);
+        return false;
+    }
+    for (size_t i = 0; i < rs->ngroups && ev->rs; i++)
+        for (size_t k = 0; k < ev->rs->ngroups; k++)
+            if (!strcmp(rs->groups[i].name, ev->rs->groups[k].name)) {
+                wall[i] = ev->group_wall_ms[k];
+                secs[i] = ev->group_secs[k];
+            }
+    *wall_out = wall;
+    *secs_out = secs;
+    return true;
+}
+
+static void evaluator_set_group_stats(struct evaluator *ev, int64_t *wall, double *secs)
+{
+    free(ev->group_wall_ms);
+    free(ev->group_secs);
+    ev->st.group_wall_ms = ev->group_wall_ms = wall;
+    ev->st.group_last_seconds = ev->group_secs = secs;
+}
+
 enum jd_err evaluator_set_ruleset(struct evaluator *ev, struct ruleset *rs, char *errstr,
                                   size_t errstr_size)
 {
+    int64_t *wall;
+    double *secs;
+    if (!evaluator_group_stats(ev, rs, &wall, &secs)) {
+        ruleset_destroy(rs);
+        return jd_errf(JD_ERR_NOMEM, errstr, errstr_size, "out of memory");
+    }
     enum jd_err e = engine_set_ruleset(ev->eng, rs, errstr, errstr_size);
     if (e) {
+        free(wall);
+        free(secs);
         ruleset_destroy(rs);
         return e;
     }
+    evaluator_set_group_stats(ev, wall, secs);
     ruleset_destroy(ev->rs);
     ev->rs = rs;
     return JD_OK;
+}
+
+const struct evaluator_status *evaluator_status(struct evaluator *ev)
+{
+    ev->st.leader = ev->leader;
+    return &ev->st;
+}
+
+const struct engine *evaluator_engine(const struct evaluator *ev)
+{
+    return ev->eng;
 }
 
 struct evaluator *evaluator_new(const struct config *cfg, struct ruleset *rs, struct publish *pub,
@@ -428,6 +498,13 @@ struct evaluator *evaluator_new(const struct config *cfg, struct ruleset *rs, st
         goto fail;
     }
     ev->cfg = cfg;
+    int64_t *wall;
+    double *secs;
+    if (!evaluator_group_stats(ev, rs, &wall, &secs)) {
+        jd_errf(JD_ERR_NOMEM, errstr, errstr_size, "out of memory");
+        goto fail;
+    }
+    evaluator_set_group_stats(ev, wall, secs);
     ev->rs = rs;
     ev->pub = pub;
     ev->wm = INT64_MIN;
@@ -461,13 +538,15 @@ void evaluator_destroy(struct evaluator *ev)
             publish_wait(ev->pub, 5000, ev->err, sizeof(ev->err));
             if (evaluator_settle(ev))
                 log_info("evaluator", "rule state saved", "ticks=%llu messages=%llu",
-                         (unsigned long long)ev->ticks, (unsigned long long)ev->messages);
+                         (unsigned long long)ev->st.ticks, (unsigned long long)ev->messages);
         }
         store_lease_release(ev->store, ev->owner, ev->err, sizeof(ev->err));
     }
     engine_destroy(ev->eng);
     store_destroy(ev->store);
     ruleset_destroy(ev->rs);
+    free(ev->group_wall_ms);
+    free(ev->group_secs);
     free(ev->prog);
     free(ev);
 }

@@ -17,7 +17,9 @@
 #define JD_EVALUATOR_H
 
 #include "core/config.h"
+#include "evaluate/engine.h"
 #include "evaluate/rule.h"
+#include "observe/metrics.h"
 #include "publish/publish.h"
 
 #include <stdbool.h>
@@ -67,6 +69,37 @@ void evaluator_poke(struct evaluator *ev);
 
 /** @returns the group's watermark as last known (INT64_MIN: none yet). */
 int64_t evaluator_watermark(const struct evaluator *ev);
+
+/** How many alert messages the status page remembers. */
+#define EVALUATOR_RECENT 20
+
+/** One alert message as published (for the status page). */
+struct evaluator_recent {
+    int64_t tick;    /**< evaluation time (event time) */
+    int64_t wall_ms; /**< when it was produced (wall clock) */
+    char group[96], alert[96];
+    char fingerprint[17];
+    bool firing;
+    uint64_t seq;
+};
+
+/** What the evaluator did since start, for metrics and the status page. */
+struct evaluator_status {
+    bool leader; /**< this instance holds the lease and evaluates */
+    uint64_t ticks, rule_errors;
+    uint64_t msgs_firing, msgs_resolved; /**< rule messages produced, by status */
+    struct metrics_hist group_seconds;   /**< one group at one tick */
+    const int64_t *group_wall_ms;        /**< per group: last evaluation (wall ms, 0: never) */
+    const double *group_last_seconds;    /**< per group: how long it took */
+    struct evaluator_recent recent[EVALUATOR_RECENT]; /**< ring, newest at recent_next - 1 */
+    size_t nrecent, recent_next;
+};
+
+/** @returns the evaluator's statistics (valid until the next evaluator call). */
+const struct evaluator_status *evaluator_status(struct evaluator *ev);
+
+/** @returns the engine (alerts and per-rule statistics), for reading only. */
+const struct engine *evaluator_engine(const struct evaluator *ev);
 
 /** @returns the rules in force. */
 const struct ruleset *evaluator_ruleset(const struct evaluator *ev);

@@ -13,6 +13,7 @@
  */
 #include "loop.h"
 
+#include "admin.h"
 #include "consume/broker.h"
 #include "consume/consume.h"
 #include "core/jd.h"
@@ -21,6 +22,7 @@
 #include "evaluate/rule.h"
 #include "evaluator.h"
 #include "attribute/attr.h"
+#include "observe/notify.h"
 #include "pipeline.h"
 #include "publish/publish.h"
 #include "store/store.h"
@@ -64,6 +66,11 @@ struct loop {
     int64_t fenced_since[LOOP_MAX_PARTS];   /* monotonic ms; 0: not fenced */
     int64_t claim_retry_at[LOOP_MAX_PARTS]; /* after a failed claim or seek */
     int32_t claim_backoff_ms[LOOP_MAX_PARTS];
+    struct admin_stats stats;
+    struct admin_src src; /* what /metrics, /-/ready and the status page read */
+    struct admin *admin;  /* NULL: http.listen is empty */
+    bool notified_ready;
+    double sent_at; /* monotonic s: the batch in flight was sent */
 };
 
 static void loop_backoff(struct loop *l, int64_t now)
@@ -237,6 +244,7 @@ static void loop_finish(struct loop *l)
     if (!pipeline_in_flight(l->pipe))
         return;
     enum jd_err e = pipeline_recv(l->pipe, l->err, sizeof(l->err));
+    metrics_hist_observe(&l->stats.flush_seconds, ts_mono_s() - l->sent_at);
     if (e == JD_OK) {
         int32_t parts[LOOP_MAX_PARTS];
         int64_t offs[LOOP_MAX_PARTS];
@@ -283,6 +291,7 @@ static void loop_batch(struct loop *l, ssize_t n)
     char detail[512];
     /* one clock reading per batch: events.max_future needs no finer grain */
     int64_t now_wall = ts_now_ms();
+    double t0 = ts_mono_s();
 
     pipeline_begin(l->pipe);
     if (!l->first_msg_ms && n > 0)
@@ -324,6 +333,7 @@ static void loop_batch(struct loop *l, ssize_t n)
                 break;
             }
             ndlq++;
+            l->stats.dlq[admin_dlq_index(reason)]++;
             log_debug("loop", "dead letter", "partition=%d offset=%lld reason=%s detail=%s",
                       (int)m->partition, (long long)m->offset, jd_err2name(reason), log_q(detail));
         } else if (v == PIPELINE_SKIP && reason == JD_ERR_NOMEM) {
@@ -341,6 +351,8 @@ static void loop_batch(struct loop *l, ssize_t n)
     }
     loop_finish(l); /* a failure here drops this batch too: it continued from that one */
     if (pipeline_pending(l->pipe)) {
+        l->sent_at = ts_mono_s();
+        metrics_hist_observe(&l->stats.batch_seconds, l->sent_at - t0);
         enum jd_err e = pipeline_send(l->pipe, l->err, sizeof(l->err));
         if (e == JD_ERR_REDIS)
             loop_redis_down(l, "flush", l->err);
@@ -393,6 +405,13 @@ static void loop_housekeeping(struct loop *l, int64_t now)
                      consume_assigned_count(l->cons),
                      (long long)consume_lag(l->cons, parts, offs, np),
                      store_is_connected(l->store) ? "up" : "down");
+        char wm[TS_RFC3339_SIZE] = "none";
+        if (evaluator_watermark(l->ev) != INT64_MIN)
+            ts_format_rfc3339(evaluator_watermark(l->ev), wm, sizeof(wm));
+        notify_status("%.0f events/s, lag %lld, watermark %s, Redis %s",
+                      l->last_progress ? (double)(c->ok - l->progress_ok) / secs : 0.0,
+                      (long long)consume_lag(l->cons, parts, offs, np), wm,
+                      store_is_connected(l->store) ? "up" : "down");
         const struct attr_counters *ac = pipeline_attr_counters(l->pipe);
         if (l->last_progress && ac)
             log_info("loop", "attribution",
@@ -409,18 +428,24 @@ static void loop_housekeeping(struct loop *l, int64_t now)
     }
 }
 
-/* Compiles the rule files; logs every diagnostic once. NULL when any has an error. */
-static struct ruleset *loop_load_rules(struct loop *l)
+/*
+ * Compiles the rule files; logs every diagnostic once. NULL when any has an
+ * error, the first of which goes to \p why.
+ */
+static struct ruleset *loop_load_rules(struct loop *l, char *why, size_t why_size)
 {
     struct rule_diags d = { 0 };
     int64_t t0 = ts_mono_ms();
     struct window_retention ret = rule_retention(l->cfg);
     struct ruleset *rs = ruleset_load(l->cfg->rules.dirs.v, l->cfg->rules.dirs.n, &ret, &d);
     for (size_t i = 0; i < d.n; i++) {
-        if (strstr(d.v[i], ": warning: "))
+        if (strstr(d.v[i], ": warning: ")) {
             log_warn("rules", "rule file warning", "diagnostic=%s", log_q(d.v[i]));
-        else
-            log_error("rules", "rule file error", "diagnostic=%s", log_q(d.v[i]));
+            continue;
+        }
+        log_error("rules", "rule file error", "diagnostic=%s", log_q(d.v[i]));
+        if (!*why)
+            snprintf(why, why_size, "%s", d.v[i]);
     }
     if (rs)
         log_info("rules", "rules loaded", "rules=%zu groups=%zu files=%zu compile_ms=%lld",
@@ -429,20 +454,42 @@ static struct ruleset *loop_load_rules(struct loop *l)
     return rs;
 }
 
-/* SIGHUP: all or nothing — a new ruleset only if every file compiles. */
-static void loop_reload(struct loop *l)
+/* Records a (re)load's outcome for /metrics and the status page. */
+static void loop_reload_result(struct loop *l, bool ok, const char *why)
 {
-    log_info("loop",
-             "SIGHUP received: reloading rules (other configuration changes need a restart)",
-             "config=%s", log_q(l->opts->config_path ? l->opts->config_path : "(none)"));
-    struct ruleset *rs = loop_load_rules(l);
+    int64_t now = ts_now_ms();
+    l->stats.last_reload_try_ms = now;
+    l->stats.last_reload_ok = ok;
+    if (ok) {
+        l->stats.last_reload_ms = now;
+        l->stats.last_reload_error[0] = '\0';
+    } else {
+        snprintf(l->stats.last_reload_error, sizeof(l->stats.last_reload_error), "%s", why);
+        l->stats.reload_failures++;
+    }
+}
+
+/* SIGHUP or POST /-/reload: all or nothing — a new ruleset only if every file compiles. */
+static void loop_reload(void *opaque)
+{
+    struct loop *l = opaque;
+    log_info("loop", "reloading rules (other configuration changes need a restart)", "config=%s",
+             log_q(l->opts->config_path ? l->opts->config_path : "(none)"));
+    notify_reloading();
+    l->stats.reloads++;
+    char why[512] = "";
+    struct ruleset *rs = loop_load_rules(l, why, sizeof(why));
     if (!rs) {
         log_error("rules", "reload failed: the previous rules keep running", "%s", "");
-        return;
-    }
-    if (evaluator_set_ruleset(l->ev, rs, l->err, sizeof(l->err)))
+        loop_reload_result(l, false, why);
+    } else if (evaluator_set_ruleset(l->ev, rs, l->err, sizeof(l->err))) {
         log_error("rules", "reload failed: the previous rules keep running", "error=%s",
                   log_q(l->err));
+        loop_reload_result(l, false, l->err);
+    } else {
+        loop_reload_result(l, true, NULL);
+    }
+    notify_ready();
 }
 
 static int loop_setup(struct loop *l)
@@ -473,7 +520,7 @@ static int loop_setup(struct loop *l)
     }
     struct store_opts so;
     store_opts_from_config(&so, l->cfg);
-    struct ruleset *rs = loop_load_rules(l);
+    struct ruleset *rs = loop_load_rules(l, l->err, sizeof(l->err));
     if (!rs)
         return LOOP_EXIT_CONFIG;
     if (!(l->store = store_new(&so, l->err, sizeof(l->err))) ||
@@ -490,6 +537,18 @@ static int loop_setup(struct loop *l)
         snprintf(l->err, sizeof(l->err), "out of memory");
         goto fail;
     }
+    l->stats.started_ms = ts_now_ms();
+    loop_reload_result(l, true, NULL);
+    l->src = (struct admin_src){
+        l->cfg,    l->opts->config_path, l->owner, l->pipe, l->cons, l->store, l->ev,
+        &l->stats, loop_reload,          l
+    };
+    if (*l->cfg->http.listen) {
+        if (!(l->admin = admin_new(&l->src, l->err, sizeof(l->err))))
+            goto fail;
+        log_info("loop", "HTTP listening", "address=%s port=%d", log_q(l->cfg->http.listen),
+                 admin_port(l->admin));
+    }
     log_info("loop", "started", "owner=%s group=%s topic=%s redis=%s", l->owner,
              l->cfg->kafka.group, l->cfg->kafka.topics.events, log_q(l->cfg->redis.url));
     return 0;
@@ -500,7 +559,9 @@ fail:
 
 static void loop_teardown(struct loop *l)
 {
-    /* order: consumer (leave group, commit stored offsets), producer (flush), Redis, broker */
+    /* order: HTTP, consumer (leave group, commit stored offsets), producer (flush), Redis,
+     * broker */
+    admin_destroy(l->admin);
     consume_destroy(l->cons);
     evaluator_destroy(l->ev); /* before the producer: it waits for its alerts */
     publish_destroy(l->pub);
@@ -528,6 +589,14 @@ int loop_run(struct config *cfg, const struct loop_opts *opts)
             *opts->reload = 0;
             loop_reload(&l);
         }
+        if (l.admin)
+            admin_run(l.admin);
+        if (!l.notified_ready && admin_ready(&l.src)) {
+            l.notified_ready = true;
+            notify_ready();
+            log_info("loop", "ready", "partitions=%zu", consume_assigned_count(l.cons));
+        }
+        notify_watchdog(now);
         loop_assignments(&l);
         if (!pipeline_in_flight(l.pipe)) {
             loop_try_connect(&l);
@@ -566,6 +635,7 @@ int loop_run(struct config *cfg, const struct loop_opts *opts)
             break;
         }
     }
+    notify_stopping();
     loop_finish(&l); /* drain: the last batch's outcome before leaving */
     const struct pipeline_counters *c = pipeline_counters(l.pipe);
     /* the rate the bench reports: first message consumed to last batch applied */

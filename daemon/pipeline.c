@@ -16,6 +16,7 @@
 #include "aggregate/series.h"
 #include "attribute/attr.h"
 #include "core/jd.h"
+#include "core/tally.h"
 #include "core/ts.h"
 
 #include <stdlib.h>
@@ -51,10 +52,12 @@ struct pipeline_bpart {
     uint64_t dup, dlq, too_old, late;
 };
 
+/* A batch's count per event type (or sum per channel), and its other outcomes. */
 struct pipeline_typecount {
     char type[65];
     size_t len;
-    int64_t n;
+    int64_t n; /* applied (late ones included): the "ok:TYPE" counter */
+    int64_t late, dup, too_old;
 };
 
 /*
@@ -69,6 +72,8 @@ struct pipeline_batch {
     size_t nparts;
     struct pipeline_typecount *types;
     size_t ntypes, captypes;
+    struct pipeline_typecount *spend; /* micros of `cost` events per channel */
+    size_t nspend, capspend;
     /* the store request, kept across batches */
     struct store_part *sparts;
     struct store_seen *sseen;
@@ -104,6 +109,8 @@ struct pipeline {
     int64_t slice_ms;
     int64_t wm; /* the group's watermark as last heard (INT64_MIN: not yet) */
     struct pipeline_counters c;
+    struct tally *events;          /* by type: ok, late, duplicate, too_old (PIPELINE_OUTCOME_*) */
+    struct tally *spend;           /* by channel */
     struct store_refusal *refused; /* room for every partition of a batch */
     size_t caprefused;
     struct attr *attr;        /* NULL: no attribution models configured */
@@ -125,6 +132,7 @@ static void pipeline_batch_reset(struct pipeline_batch *b)
         b->bp[b->parts[i]].in = false;
     b->nparts = 0;
     b->ntypes = 0;
+    b->nspend = 0;
     agg_reset(b->agg);
 }
 
@@ -137,6 +145,7 @@ static void pipeline_batch_free(struct pipeline_batch *b)
     free(b->bp);
     free(b->parts);
     free(b->types);
+    free(b->spend);
     free(b->sparts);
     free(b->sseen);
     free(b->sstats);
@@ -197,7 +206,9 @@ struct pipeline *pipeline_new(const struct config *cfg, struct store *store, con
     p->dec = event_decoder_new(&opts, errstr, errstr_size);
     p->batches[0].agg = agg_new();
     p->batches[1].agg = agg_new();
-    if (!p->owner || !p->dec || !p->batches[0].agg || !p->batches[1].agg)
+    p->events = tally_new((size_t)cfg->limits.metric_labels, PIPELINE_NOUTCOMES);
+    p->spend = tally_new((size_t)cfg->limits.metric_labels, 1);
+    if (!p->owner || !p->dec || !p->batches[0].agg || !p->batches[1].agg || !p->events || !p->spend)
         goto nomem;
     if (cfg->attribution.models.n && !(p->attr = attr_new(cfg, store, errstr, errstr_size)))
         goto nomem;
@@ -225,6 +236,8 @@ void pipeline_destroy(struct pipeline *p)
     pipeline_batch_free(&p->batches[1]);
     event_decoder_destroy(p->dec);
     attr_destroy(p->attr);
+    tally_destroy(p->events);
+    tally_destroy(p->spend);
     free(p->aparts);
     free(p->owner);
     free(p);
@@ -411,21 +424,25 @@ static bool pipeline_seen_append(struct pipeline_bpart *bp, int64_t slice, struc
     return true;
 }
 
-static bool pipeline_count_type(struct pipeline_batch *b, struct jd_str type)
+/* The entry for \p name in a batch's list (added at zero), NULL when out of memory. */
+static struct pipeline_typecount *pipeline_count(struct pipeline_typecount **v, size_t *n,
+                                                 size_t *cap, struct jd_str name)
 {
-    for (size_t i = 0; i < b->ntypes; i++)
-        if (b->types[i].len == type.n && !memcmp(b->types[i].type, type.p, type.n)) {
-            b->types[i].n++;
-            return true;
-        }
-    if (!jd_reserve((void **)&b->types, &b->captypes, b->ntypes + 1, sizeof(*b->types)))
-        return false;
-    struct pipeline_typecount *t = &b->types[b->ntypes++];
-    memcpy(t->type, type.p, type.n);
-    t->type[type.n] = '\0';
-    t->len = type.n;
-    t->n = 1;
-    return true;
+    for (size_t i = 0; i < *n; i++)
+        if ((*v)[i].len == name.n && !memcmp((*v)[i].type, name.p, name.n))
+            return &(*v)[i];
+    if (name.n >= sizeof((*v)->type) || !jd_reserve((void **)v, cap, *n + 1, sizeof(**v)))
+        return NULL;
+    struct pipeline_typecount *t = &(*v)[(*n)++];
+    memset(t, 0, sizeof(*t));
+    memcpy(t->type, name.p, name.n);
+    t->len = name.n;
+    return t;
+}
+
+static struct pipeline_typecount *pipeline_count_type(struct pipeline_batch *b, struct jd_str type)
+{
+    return pipeline_count(&b->types, &b->ntypes, &b->captypes, type);
 }
 
 /* \p partition's share of batch \p b, entered at offset \p from if new. */
@@ -472,6 +489,9 @@ enum pipeline_verdict pipeline_add(struct pipeline *p, const struct pipeline_msg
     int64_t bst = pp->bst;
     if (bst != INT64_MIN && ev->ts_ms < bst - p->cfg->windows.retention_day_ms) {
         bp->too_old++;
+        struct pipeline_typecount *tc = pipeline_count_type(b, ev->type);
+        if (tc)
+            tc->too_old++; /* only a metric: no room is no reason to stop */
         return PIPELINE_TOO_OLD;
     }
     int64_t nst = bst == INT64_MIN || ev->ts_ms > bst ? ev->ts_ms : bst;
@@ -483,6 +503,9 @@ enum pipeline_verdict pipeline_add(struct pipeline *p, const struct pipeline_msg
         enum dedup_verdict dv = dedup_check_insert(pp->seen, fp, min_slice, slice);
         if (dv == DEDUP_SEEN) {
             bp->dup++;
+            struct pipeline_typecount *tc = pipeline_count_type(b, ev->type);
+            if (tc)
+                tc->dup++;
             return PIPELINE_DUP;
         }
         if (dv == DEDUP_FULL)
@@ -492,18 +515,28 @@ enum pipeline_verdict pipeline_add(struct pipeline *p, const struct pipeline_msg
     }
     /* late (a duplicate is not): behind the group's watermark (rules.md); before one is
      * known, behind this partition's stream time minus the lateness */
-    if (p->wm != INT64_MIN ? ev->ts_ms < p->wm
-                           : bst != INT64_MIN && ev->ts_ms < bst - p->cfg->rules.lateness_ms)
-        bp->late++;
+    bool late = p->wm != INT64_MIN
+                    ? ev->ts_ms < p->wm
+                    : bst != INT64_MIN && ev->ts_ms < bst - p->cfg->rules.lateness_ms;
+    bp->late += late;
     pp->bst = nst;
     if (bp->t0 == INT64_MIN || ev->ts_ms < bp->t0)
         bp->t0 = ev->ts_ms;
     size_t ln = series_labels_encode(ev, p->labels);
     uint64_t sid = series_id(ev->type, p->labels, ln);
+    struct pipeline_typecount *tc;
     if (!agg_add(b->agg, sid, ev->type, (struct jd_str){ p->labels, ln }, ev->ts_ms, ev->has_value,
                  ev->value, ev->user_id) ||
-        !pipeline_count_type(b, ev->type))
+        !(tc = pipeline_count_type(b, ev->type)))
         goto nomem;
+    tc->n++;
+    tc->late += late;
+    if (ev->has_value && jd_str_eqc(ev->type, "cost")) {
+        struct pipeline_typecount *sc =
+            pipeline_count(&b->spend, &b->nspend, &b->capspend, ev->channel);
+        if (sc)
+            sc->n += ev->value;
+    }
     if (p->attr && ev->user_id.n && attr_wants(p->attr, ev->type) &&
         !attr_add(p->attr, m->partition, ev))
         goto nomem;
@@ -612,6 +645,8 @@ static bool pipeline_request(struct pipeline *p, struct pipeline_batch *b, struc
     /* counters keyed "ok:TYPE" plus the outcome totals, exactly once with the batch */
     size_t w = 0;
     for (size_t i = 0; i < b->ntypes; i++) {
+        if (!b->types[i].n)
+            continue; /* only duplicates or too old */
         memcpy(b->names + w, "ok:", 3);
         memcpy(b->names + w + 3, b->types[i].type, b->types[i].len);
         b->sstats[nstats++] =
@@ -735,8 +770,20 @@ enum jd_err pipeline_recv(struct pipeline *p, char *errstr, size_t errstr_size)
         p->c.too_old += bp->too_old;
         p->c.late += bp->late;
     }
-    for (size_t i = 0; i < b->ntypes; i++)
-        p->c.ok += (uint64_t)b->types[i].n;
+    for (size_t i = 0; i < b->ntypes; i++) {
+        const struct pipeline_typecount *t = &b->types[i];
+        p->c.ok += (uint64_t)t->n;
+        tally_add(p->events, t->type, t->len, PIPELINE_OUTCOME_OK, t->n - t->late);
+        tally_add(p->events, t->type, t->len, PIPELINE_OUTCOME_LATE, t->late);
+        tally_add(p->events, t->type, t->len, PIPELINE_OUTCOME_DUP, t->dup);
+        tally_add(p->events, t->type, t->len, PIPELINE_OUTCOME_TOO_OLD, t->too_old);
+    }
+    for (size_t i = 0; i < b->nspend; i++)
+        tally_add(p->spend, b->spend[i].type, b->spend[i].len, 0, b->spend[i].n);
+    tally_commit(p->events);
+    tally_commit(p->spend);
+    if (p->attr)
+        attr_commit(p->attr);
     pipeline_batch_reset(b);
     return JD_OK;
 }
@@ -789,6 +836,27 @@ void pipeline_set_watermark(struct pipeline *p, int64_t wm)
 const struct pipeline_counters *pipeline_counters(const struct pipeline *p)
 {
     return &p->c;
+}
+
+int64_t pipeline_stream_time(const struct pipeline *p, int32_t partition)
+{
+    const struct pipeline_part *pp = pipeline_part(p, partition);
+    return pp ? pp->st : INT64_MIN;
+}
+
+const struct tally *pipeline_event_tally(const struct pipeline *p)
+{
+    return p->events;
+}
+
+const struct tally *pipeline_spend_tally(const struct pipeline *p)
+{
+    return p->spend;
+}
+
+const struct tally *pipeline_credit_tally(const struct pipeline *p)
+{
+    return p->attr ? attr_credit_tally(p->attr) : NULL;
 }
 
 const struct attr_counters *pipeline_attr_counters(const struct pipeline *p)

@@ -51,6 +51,15 @@ struct pipeline_counters {
     uint64_t batches, refused, flush_errors;
 };
 
+/** Outcome columns of pipeline_event_tally() (exclusive: a late event is not also ok). */
+enum pipeline_outcome {
+    PIPELINE_OUTCOME_OK,
+    PIPELINE_OUTCOME_LATE, /**< applied, but behind the watermark */
+    PIPELINE_OUTCOME_DUP,
+    PIPELINE_OUTCOME_TOO_OLD,
+    PIPELINE_NOUTCOMES
+};
+
 struct pipeline;
 
 /**
@@ -166,6 +175,9 @@ void pipeline_unclaim_all(struct pipeline *p);
  */
 size_t pipeline_positions(const struct pipeline *p, int32_t *parts, int64_t *offsets, size_t cap);
 
+/** @returns \p partition's stream time as applied in Redis (INT64_MIN: none or untracked). */
+int64_t pipeline_stream_time(const struct pipeline *p, int32_t partition);
+
 /**
  * @brief Tell the pipeline the group's watermark (rules.md): from then on an
  *        event behind it counts as late. Before the first call, "late" means
@@ -184,6 +196,18 @@ void pipeline_log_end(struct pipeline *p, int32_t partition, int64_t end_offset,
 
 /** @returns the totals. */
 const struct pipeline_counters *pipeline_counters(const struct pipeline *p);
+
+struct tally;
+
+/** @returns events applied in Redis by type × enum pipeline_outcome (tally.h). */
+const struct tally *pipeline_event_tally(const struct pipeline *p);
+
+/** @returns the value of applied `cost` events by channel, in micros (one column). */
+const struct tally *pipeline_spend_tally(const struct pipeline *p);
+
+/** @returns applied credits by channel × (model: conversions, model: value), attr.h; NULL without
+ * attribution. */
+const struct tally *pipeline_credit_tally(const struct pipeline *p);
 
 struct attr_counters;
 

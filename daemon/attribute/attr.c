@@ -17,6 +17,7 @@
 #include "attribute/markov.h"
 #include "attribute/pathstat.h"
 #include "attribute/shapley.h"
+#include "core/tally.h"
 #include "core/ts.h"
 
 #include <math.h>
@@ -50,6 +51,7 @@ struct attr {
     struct credit *credit;
     struct attr_weights weights[MODEL_N];
     struct attr_counters c;
+    struct tally *credited; /* by channel: conversions per model, then value per model */
     /* the batch being built */
     struct attr_ev *ev;
     size_t nev, capev;
@@ -108,7 +110,8 @@ struct attr *attr_new(const struct config *cfg, struct store *store, char *errst
         !(a->x = expiry_new(store, a->topic)) ||
         !(a->idx = calloc(a->max_touches + 1, sizeof(*a->idx))) ||
         !(a->path = calloc(a->max_touches + 1, sizeof(*a->path))) ||
-        !(a->out = calloc(credit_max_out(a->credit) + MODEL_N, sizeof(*a->out))))
+        !(a->out = calloc(credit_max_out(a->credit) + MODEL_N, sizeof(*a->out))) ||
+        !(a->credited = tally_new((size_t)cfg->limits.metric_labels, 2 * MODEL_N)))
         goto nomem;
     return a;
 nomem:
@@ -133,6 +136,7 @@ void attr_destroy(struct attr *a)
     for (int m = 0; m < MODEL_N; m++)
         attr_weights_free(&a->weights[m]);
     credit_destroy(a->credit);
+    tally_destroy(a->credited);
     pathstat_destroy(a->ps);
     journey_free(&a->j);
     expiry_destroy(a->x);
@@ -350,6 +354,8 @@ static bool attr_convert(struct attr *a, const struct attr_ev *e, struct agg *ag
         if (!agg_add_credit(agg, series_id(ct, a->labels, ln), ct, (struct jd_str){ a->labels, ln },
                             e->ts, c->value, c->conversions))
             return false;
+        tally_add(a->credited, c->channel.p, c->channel.n, c->model, c->conversions);
+        tally_add(a->credited, c->channel.p, c->channel.n, MODEL_N + c->model, c->value);
     }
     a->c.conversions++;
     a->c.credits += nout;
@@ -531,6 +537,7 @@ enum jd_err attr_run(struct attr *a, const struct attr_part *parts, size_t npart
     bool ok = true;
     struct expiry_writes xw;
     memset(out, 0, sizeof(*out));
+    tally_discard(a->credited); /* a batch that was not applied */
     a->blen = a->nputs = a->napps = 0;
     pathstat_reset(a->ps);
     expiry_begin(a->x);
@@ -667,4 +674,14 @@ out:
     free(phiv);
     paths_destroy(p);
     return err;
+}
+
+void attr_commit(struct attr *a)
+{
+    tally_commit(a->credited);
+}
+
+const struct tally *attr_credit_tally(const struct attr *a)
+{
+    return a->credited;
 }

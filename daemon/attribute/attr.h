@@ -120,4 +120,15 @@ enum jd_err attr_learn(struct attr *a, int64_t st, char *errstr, size_t errstr_s
 /** @returns the totals. */
 const struct attr_counters *attr_counters(const struct attr *a);
 
+/** The last attr_run()'s batch was applied in Redis: its credits count in attr_credit_tally(). */
+void attr_commit(struct attr *a);
+
+struct tally;
+
+/**
+ * @returns credits applied since start by channel: column m (enum model_id)
+ *          holds micro-conversions, column MODEL_N + m the value in micros.
+ */
+const struct tally *attr_credit_tally(const struct attr *a);
+
 #endif

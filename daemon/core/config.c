@@ -764,19 +764,22 @@ static bool config_sensitive_prop(const char *k)
     return false;
 }
 
-/* redis://user:password@host -> redis://user:<redacted>@host */
-static void config_print_url(const char *url, FILE *out)
+void config_redact_url(const char *url, char *buf, size_t size)
 {
     const char *scheme = strstr(url, "://");
     const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
     if (!at) {
-        config_print_str(url, out);
+        snprintf(buf, size, "%s", url);
         return;
     }
     const char *colon = memchr(scheme + 3, ':', (size_t)(at - scheme - 3));
+    snprintf(buf, size, "%.*s<redacted>%s", (int)((colon ? colon + 1 : scheme + 3) - url), url, at);
+}
+
+static void config_print_url(const char *url, FILE *out)
+{
     char buf[1024];
-    snprintf(buf, sizeof(buf), "%.*s<redacted>%s", (int)((colon ? colon + 1 : scheme + 3) - url),
-             url, at);
+    config_redact_url(url, buf, sizeof(buf));
     config_print_str(buf, out);
 }
 
@@ -886,7 +889,12 @@ void config_write_reference(FILE *out)
           "Precedence: defaults < file (`-c`) < environment (`JOURNEYD_…`) < flags "
           "(`--set key=value`, `-X prop=value`).\n"
           "Durations: `ms s m h d w`, combinable (`1h30m`). Sizes: bytes or `KiB`/`MiB`/`GiB`. "
-          "Lists in the environment are comma-separated. Unknown keys are errors.\n",
+          "Lists in the environment are comma-separated. Unknown keys are errors.\n\n"
+          "Beside this file: [`journeyd.yaml`](journeyd.yaml) (the example, every key at its "
+          "default or the demo's value), [`SYSTEMD.md`](SYSTEMD.md) (the unit "
+          "`journeyd.service`: install, reload, exit status 78, watchdog, credentials, "
+          "hardening), [`prometheus/`](prometheus/) (scrape config and alerts about journeyd "
+          "itself) and [`grafana/`](grafana/) (dashboards for operations and for growth).\n",
           out);
     for (size_t i = 0; i < n; i++) {
         const char *dot = strchr(t[i].name, '.');

@@ -81,6 +81,7 @@ struct config {
     struct {
         int64_t max_props;
         int64_t dedup_ids;
+        int64_t metric_labels;
     } limits;
 };
 
@@ -171,6 +172,9 @@ enum jd_err config_validate(const struct config *cfg, char *errstr, size_t errst
  *        credential it names) into redis.password.
  */
 enum jd_err config_resolve_secrets(struct config *cfg, char *errstr, size_t errstr_size);
+
+/** \p url with its password (redis://user:password@host) replaced by "<redacted>". */
+void config_redact_url(const char *url, char *buf, size_t size);
 
 /** Print the effective config as YAML (secrets redacted). */
 void config_dump(const struct config *cfg, FILE *out);

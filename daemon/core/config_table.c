@@ -167,6 +167,11 @@ static const struct config_entry config_entries[] = {
     /* limits */
     { "limits.max_props", CONFIG_INT, OFF(limits.max_props), "16", 0, 64, NULL,
       "Most `props` per event; more is a `bad_type` rejection.", 0 },
+    { "limits.metric_labels", CONFIG_INT, OFF(limits.metric_labels), "64", 1, 1024, NULL,
+      "Most distinct event types, and channels, that `/metrics` reports by name; the rest are "
+      "summed under `_other`, so a stream with ever new values cannot grow the metrics (or "
+      "Prometheus) without bound.",
+      0 },
     { "limits.dedup_ids", CONFIG_INT, OFF(limits.dedup_ids), "150000", 1000, 10000000, NULL,
       "Most remembered event ids per partition for de-duplication (24 bytes each, in a table of "
       "at most 4/3 that many slots rounded up to a power of two: about 6 MB per partition at the "

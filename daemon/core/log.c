@@ -11,19 +11,34 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
 enum log_level log_threshold = LOG_LVL_INFO;
 static enum log_format log_fmt = LOG_FMT_LOGFMT;
+static bool log_journal; /* stderr is the journal: lines start with "<N>" (sd-daemon(3)) */
 
 static const char *const log_level_names[] = { "error", "warn", "info", "debug" };
+
+/* systemd sets JOURNAL_STREAM=DEV:INODE for the stream it connected to stderr. */
+static bool log_stderr_is_journal(void)
+{
+    const char *js = getenv("JOURNAL_STREAM");
+    unsigned long long dev, ino;
+    struct stat st;
+    if (!js || sscanf(js, "%llu:%llu", &dev, &ino) != 2 || fstat(STDERR_FILENO, &st))
+        return false;
+    return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
 
 void log_configure(enum log_level level, enum log_format format)
 {
     log_threshold = level;
     log_fmt = format;
+    log_journal = log_stderr_is_journal();
 }
 
 bool log_level_parse(const char *s, enum log_level *out)
@@ -166,6 +181,13 @@ void log_write(enum log_level level, const char *component, const char *msg, con
     snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
              tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(tv.tv_usec / 1000));
 
+    if (log_journal) {
+        /* syslog priorities: err, warning, info, debug */
+        static const char prio[] = { '3', '4', '6', '7' };
+        log_putc(&b, '<');
+        log_putc(&b, prio[level]);
+        log_putc(&b, '>');
+    }
     if (log_fmt == LOG_FMT_JSON) {
         log_puts(&b, "{\"ts\":\"", 7);
         log_puts(&b, ts, strlen(ts));

@@ -31,7 +31,12 @@ enum log_format {
 /** Current threshold; read by the macros, set with log_configure(). */
 extern enum log_level log_threshold;
 
-/** Set level and format (process-wide; call before starting threads). */
+/**
+ * Set level and format (process-wide; call before starting threads). When
+ * stderr is the systemd journal (JOURNAL_STREAM names it), every line starts
+ * with its syslog priority ("<3>" error … "<7>" debug) so that journald
+ * files it at the right level.
+ */
 void log_configure(enum log_level level, enum log_format format);
 
 /**

@@ -73,4 +73,7 @@ int64_t ts_now_ms(void);
 /** Monotonic clock in ms, for timeouts and rates (never for event time). */
 int64_t ts_mono_ms(void);
 
+/** Monotonic clock in seconds with sub-microsecond resolution, for latency histograms. */
+double ts_mono_s(void);
+
 #endif

@@ -387,6 +387,7 @@ void engine_destroy(struct engine *e)
     for (size_t k = 0; k < e->ngroups; k++)
         free(e->groups[k].name);
     free(e->groups);
+    free(e->rstats);
     free(e->receiver);
     free(e->external_url);
     free(e);
@@ -395,8 +396,23 @@ void engine_destroy(struct engine *e)
 enum jd_err engine_set_ruleset(struct engine *e, const struct ruleset *rs, char *errstr,
                                size_t errstr_size)
 {
-    if (!engine_map_groups(e, rs))
+    struct engine_rule_stats *st = calloc(rs->nrules ? rs->nrules : 1, sizeof(*st));
+    if (!st || !engine_map_groups(e, rs)) {
+        free(st);
         return engine_nomem(errstr, errstr_size);
+    }
+    for (size_t i = 0; i < rs->nrules; i++) {
+        /* a rule that stays (same group and name) keeps its statistics */
+        const struct rule *old =
+            e->rs ? ruleset_find(e->rs, rs->groups[rs->rules[i].group].name, rs->rules[i].alert)
+                  : NULL;
+        if (old)
+            st[i] = e->rstats[old - e->rs->rules];
+        else
+            st[i].last_tick = INT64_MIN;
+    }
+    free(e->rstats);
+    e->rstats = st;
     e->rs = rs;
     /* carry state over by (group, alert, fingerprint); orphans keep only their seq */
     for (size_t k = 0; k < e->norder; k++) {
@@ -409,6 +425,11 @@ enum jd_err engine_set_ruleset(struct engine *e, const struct ruleset *rs, char 
         }
     }
     return JD_OK;
+}
+
+const struct engine_rule_stats *engine_rule_stats(const struct engine *e, size_t rule)
+{
+    return &e->rstats[rule];
 }
 
 size_t engine_nalerts(const struct engine *e)
@@ -527,7 +548,19 @@ enum jd_err engine_eval(struct engine *e, size_t group, int64_t tick, engine_msg
         if (tick < since + r->min_coverage_ms)
             continue; /* not enough of the window observed yet: no judgement */
         enum jd_err err = engine_rule(e, ri, &env, tick, cb, opaque, rerr, sizeof(rerr));
+        struct engine_rule_stats *st = &e->rstats[ri];
+        bool judged =
+            !err || err == JD_ERR_INVALID || err == JD_ERR_RANGE || err == JD_ERR_UNSUPPORTED;
+        if (judged) {
+            st->evaluations++;
+            st->last_tick = tick;
+            st->last_error[0] = '\0';
+        }
         if (err == JD_ERR_INVALID || err == JD_ERR_RANGE || err == JD_ERR_UNSUPPORTED) {
+            st->failures++;
+            size_t n = strnlen(rerr, sizeof(st->last_error) - 1);
+            memcpy(st->last_error, rerr, n);
+            st->last_error[n] = '\0';
             if (!first)
                 first = jd_errf(err, errstr, errstr_size, "%s: %s at %lld: %s", g->name, r->alert,
                                 (long long)tick, rerr);

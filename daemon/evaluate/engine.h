@@ -120,6 +120,17 @@ enum jd_err engine_eval(struct engine *e, size_t group, int64_t tick, engine_msg
 /** @returns the group's last evaluated tick (INT64_MIN: none yet). */
 int64_t engine_last_tick(const struct engine *e, size_t group);
 
+/** What the engine knows of one rule's evaluations (kept across reloads by group and name). */
+struct engine_rule_stats {
+    uint64_t evaluations; /**< ticks at which the rule was judged */
+    uint64_t failures;    /**< of those, ticks its expression could not be evaluated */
+    int64_t last_tick;    /**< INT64_MIN: never evaluated */
+    char last_error[256]; /**< "" when the last evaluation succeeded */
+};
+
+/** @returns rule \p rule's statistics (index into the ruleset's rules). */
+const struct engine_rule_stats *engine_rule_stats(const struct engine *e, size_t rule);
+
 /** @returns the number of alerts held (any state, including inactive ones kept for their seq). */
 size_t engine_nalerts(const struct engine *e);
 

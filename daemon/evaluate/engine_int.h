@@ -50,7 +50,8 @@ struct engine {
     size_t ngroups;
     struct engine_alert *tab;
     size_t cap, used;
-    size_t *order; /* table slots in creation order, for stable iteration */
+    struct engine_rule_stats *rstats; /* one per rule of rs */
+    size_t *order;                    /* table slots in creation order, for stable iteration */
     size_t norder, caporder;
 };
 

@@ -35,7 +35,7 @@ for line in out.splitlines():
             stem = stem[: -len(ext)]
     stem = stem.split("_", 1)[1] if "_" in stem and stem.split("_", 1)[0] in (
         "core", "decode", "aggregate", "store", "evaluate", "consume", "publish",
-        "attribute") else stem
+        "attribute", "observe") else stem
     allowed = PREFIX.get(stem, (stem + "_",))
     n += 1
     ok = sym.startswith(allowed)
