@@ -1,13 +1,14 @@
 /*
- * pipeline.c — per-partition state and the batch: decode, de-duplicate,
- * aggregate, commit.
+ * pipeline.c — per-partition state, and what becomes of each message:
+ * decode, de-duplicate, aggregate into the batch, commit.
  *
  * Owns the exactly-once bookkeeping on the daemon's side: each partition's
  * claim epoch, the offset the next message must not precede, its stream
  * time (max event time applied, in offset order) and the seen-id set. Every
  * decision that changes a total depends only on the partition's own offset
  * order and on what Redis holds at claim time, which is why a replay after a
- * crash decides exactly as the first run did. It does not touch Kafka.
+ * crash decides exactly as the first run did. It does not touch Kafka, and
+ * a batch's own bookkeeping and store request are batch.c's.
  */
 #include "pipeline.h"
 
@@ -15,6 +16,7 @@
 #include "aggregate/dedup.h"
 #include "aggregate/series.h"
 #include "attribute/attr.h"
+#include "batch.h"
 #include "core/jd.h"
 #include "core/tally.h"
 #include "core/ts.h"
@@ -31,56 +33,6 @@
 
 /* Seen ids are remembered per slice of stream time; a window spans this many slices. */
 #define PIPELINE_DEDUP_SLICES 8
-
-struct pipeline_seg {
-    int64_t slice;
-    size_t off, len;
-};
-
-/* One partition's share of one batch. */
-struct pipeline_bpart {
-    bool in;
-    int64_t from, to;  /* offsets [from, to) */
-    int64_t st;        /* stream time at the end of the batch */
-    int64_t t0;        /* earliest event time in the batch (INT64_MIN: none) */
-    bool at_end;       /* found at its log end ... */
-    int64_t at_end_ms; /* ... at this monotonic time */
-    unsigned char *fp; /* the batch's seen-id fingerprints, by slice */
-    size_t fplen, fpcap;
-    struct pipeline_seg *segs;
-    size_t nsegs, capsegs;
-    uint64_t dup, dlq, too_old, late;
-};
-
-/* A batch's count per event type (or sum per channel), and its other outcomes. */
-struct pipeline_typecount {
-    char type[65];
-    size_t len;
-    int64_t n; /* applied (late ones included): the "ok:TYPE" counter */
-    int64_t late, dup, too_old;
-};
-
-/*
- * A batch: the one being built, or the one whose flush is in flight while the
- * next is built (store_flush_send()/recv()).
- */
-struct pipeline_batch {
-    struct agg *agg;
-    struct pipeline_bpart *bp; /* indexed by partition id */
-    size_t capbp;
-    int32_t *parts; /* partitions in the batch */
-    size_t nparts;
-    struct pipeline_typecount *types;
-    size_t ntypes, captypes;
-    struct pipeline_typecount *spend; /* micros of `cost` events per channel */
-    size_t nspend, capspend;
-    /* the store request, kept across batches */
-    struct store_part *sparts;
-    struct store_seen *sseen;
-    struct store_stat *sstats;
-    char *names; /* "ok:TYPE" counter names */
-    size_t capsparts, capsseen, capsstats, capnames;
-};
 
 struct pipeline_part {
     bool tracked;
@@ -103,9 +55,9 @@ struct pipeline {
     char labels[SERIES_LABELS_MAX];
     struct pipeline_part *parts; /* indexed by partition id */
     size_t nparts;
-    struct pipeline_batch batches[2];
-    struct pipeline_batch *building;
-    struct pipeline_batch *inflight; /* NULL when no flush awaits its reply */
+    struct batch batches[2];
+    struct batch *building;
+    struct batch *inflight; /* NULL when no flush awaits its reply */
     int64_t slice_ms;
     int64_t wm; /* the group's watermark as last heard (INT64_MIN: not yet) */
     struct pipeline_counters c;
@@ -126,58 +78,8 @@ static int64_t pipeline_slice(const struct pipeline *p, int64_t st)
 
 /* ----------------------------------------------------------------- batches */
 
-static void pipeline_batch_reset(struct pipeline_batch *b)
-{
-    for (size_t i = 0; i < b->nparts; i++)
-        b->bp[b->parts[i]].in = false;
-    b->nparts = 0;
-    b->ntypes = 0;
-    b->nspend = 0;
-    agg_reset(b->agg);
-}
-
-static void pipeline_batch_free(struct pipeline_batch *b)
-{
-    for (size_t i = 0; i < b->capbp; i++) {
-        free(b->bp[i].fp);
-        free(b->bp[i].segs);
-    }
-    free(b->bp);
-    free(b->parts);
-    free(b->types);
-    free(b->spend);
-    free(b->sparts);
-    free(b->sseen);
-    free(b->sstats);
-    free(b->names);
-    agg_destroy(b->agg);
-}
-
-/* Makes room for partition ids below n in a batch. */
-static bool pipeline_batch_grow(struct pipeline_batch *b, size_t n)
-{
-    if (n <= b->capbp)
-        return true;
-    struct pipeline_bpart *bp = realloc(b->bp, n * sizeof(*bp));
-    if (!bp)
-        return false;
-    memset(bp + b->capbp, 0, (n - b->capbp) * sizeof(*bp));
-    b->bp = bp;
-    int32_t *parts = realloc(b->parts, n * sizeof(*parts));
-    if (!parts)
-        return false;
-    b->parts = parts;
-    b->capbp = n;
-    return true;
-}
-
-static bool pipeline_batch_has(const struct pipeline_batch *b, int32_t partition)
-{
-    return b && partition >= 0 && (size_t)partition < b->capbp && b->bp[partition].in;
-}
-
-static void pipeline_fail(struct pipeline *p, struct pipeline_batch *b,
-                          const struct store_refusal *refused, size_t nrefused);
+static void pipeline_fail(struct pipeline *p, struct batch *b, const struct store_refusal *refused,
+                          size_t nrefused);
 
 /*
  * The batch being built mixes every partition's events in one aggregate, so
@@ -186,7 +88,7 @@ static void pipeline_fail(struct pipeline *p, struct pipeline_batch *b,
  */
 static void pipeline_batch_leave(struct pipeline *p, int32_t partition)
 {
-    if (pipeline_batch_has(p->building, partition))
+    if (batch_has(p->building, partition))
         pipeline_fail(p, p->building, NULL, 0);
 }
 
@@ -204,11 +106,10 @@ struct pipeline *pipeline_new(const struct config *cfg, struct store *store, con
     p->owner = strdup(owner);
     event_decoder_opts_from_config(&opts, cfg);
     p->dec = event_decoder_new(&opts, errstr, errstr_size);
-    p->batches[0].agg = agg_new();
-    p->batches[1].agg = agg_new();
+    bool batches = batch_init(&p->batches[0]) && batch_init(&p->batches[1]);
     p->events = tally_new((size_t)cfg->limits.metric_labels, PIPELINE_NOUTCOMES);
     p->spend = tally_new((size_t)cfg->limits.metric_labels, 1);
-    if (!p->owner || !p->dec || !p->batches[0].agg || !p->batches[1].agg || !p->events || !p->spend)
+    if (!p->owner || !p->dec || !batches || !p->events || !p->spend)
         goto nomem;
     if (cfg->attribution.models.n && !(p->attr = attr_new(cfg, store, errstr, errstr_size)))
         goto nomem;
@@ -232,8 +133,8 @@ void pipeline_destroy(struct pipeline *p)
         dedup_destroy(p->parts[i].seen);
     free(p->parts);
     free(p->refused);
-    pipeline_batch_free(&p->batches[0]);
-    pipeline_batch_free(&p->batches[1]);
+    batch_fini(&p->batches[0]);
+    batch_fini(&p->batches[1]);
     event_decoder_destroy(p->dec);
     attr_destroy(p->attr);
     tally_destroy(p->events);
@@ -263,8 +164,7 @@ bool pipeline_assign(struct pipeline *p, int32_t partition)
         p->parts = np;
         p->nparts = n;
     }
-    if (!pipeline_batch_grow(&p->batches[0], p->nparts) ||
-        !pipeline_batch_grow(&p->batches[1], p->nparts))
+    if (!batch_grow(&p->batches[0], p->nparts) || !batch_grow(&p->batches[1], p->nparts))
         return false;
     struct pipeline_part *pp = &p->parts[partition];
     pipeline_batch_leave(p, partition);
@@ -390,7 +290,7 @@ enum jd_err pipeline_pin(struct pipeline *p, int32_t partition, int64_t *offset,
 
 void pipeline_begin(struct pipeline *p)
 {
-    pipeline_batch_reset(p->building);
+    batch_reset(p->building);
 }
 
 bool pipeline_pending(const struct pipeline *p)
@@ -403,71 +303,11 @@ bool pipeline_in_flight(const struct pipeline *p)
     return p->inflight != NULL;
 }
 
-static bool pipeline_seen_append(struct pipeline_bpart *bp, int64_t slice, struct dedup_fp fp)
-{
-    if (bp->fplen + DEDUP_FP_SIZE > bp->fpcap) {
-        size_t cap = bp->fpcap ? bp->fpcap * 2 : 4096;
-        unsigned char *b = realloc(bp->fp, cap);
-        if (!b)
-            return false;
-        bp->fp = b;
-        bp->fpcap = cap;
-    }
-    if (!bp->nsegs || bp->segs[bp->nsegs - 1].slice != slice) {
-        if (!jd_reserve((void **)&bp->segs, &bp->capsegs, bp->nsegs + 1, sizeof(*bp->segs)))
-            return false;
-        bp->segs[bp->nsegs++] = (struct pipeline_seg){ slice, bp->fplen, 0 };
-    }
-    dedup_fp_write(fp, bp->fp + bp->fplen);
-    bp->fplen += DEDUP_FP_SIZE;
-    bp->segs[bp->nsegs - 1].len += DEDUP_FP_SIZE;
-    return true;
-}
-
-/* The entry for \p name in a batch's list (added at zero), NULL when out of memory. */
-static struct pipeline_typecount *pipeline_count(struct pipeline_typecount **v, size_t *n,
-                                                 size_t *cap, struct jd_str name)
-{
-    for (size_t i = 0; i < *n; i++)
-        if ((*v)[i].len == name.n && !memcmp((*v)[i].type, name.p, name.n))
-            return &(*v)[i];
-    if (name.n >= sizeof((*v)->type) || !jd_reserve((void **)v, cap, *n + 1, sizeof(**v)))
-        return NULL;
-    struct pipeline_typecount *t = &(*v)[(*n)++];
-    memset(t, 0, sizeof(*t));
-    memcpy(t->type, name.p, name.n);
-    t->len = name.n;
-    return t;
-}
-
-static struct pipeline_typecount *pipeline_count_type(struct pipeline_batch *b, struct jd_str type)
-{
-    return pipeline_count(&b->types, &b->ntypes, &b->captypes, type);
-}
-
-/* \p partition's share of batch \p b, entered at offset \p from if new. */
-static struct pipeline_bpart *pipeline_bpart(struct pipeline_batch *b, int32_t partition,
-                                             int64_t from)
-{
-    struct pipeline_bpart *bp = &b->bp[partition];
-    if (!bp->in) {
-        bp->in = true;
-        bp->from = from;
-        bp->fplen = 0;
-        bp->nsegs = 0;
-        bp->dup = bp->dlq = bp->too_old = bp->late = 0;
-        bp->t0 = INT64_MIN;
-        bp->at_end = false;
-        b->parts[b->nparts++] = partition;
-    }
-    return bp;
-}
-
 enum pipeline_verdict pipeline_add(struct pipeline *p, const struct pipeline_msg *m, int64_t now_ms,
                                    enum jd_err *reason, char *detail, size_t detail_size)
 {
     struct pipeline_part *pp = pipeline_part(p, m->partition);
-    struct pipeline_batch *b = p->building;
+    struct batch *b = p->building;
     struct event *ev = &p->ev;
 
     *reason = JD_OK;
@@ -475,7 +315,7 @@ enum pipeline_verdict pipeline_add(struct pipeline *p, const struct pipeline_msg
         p->c.skipped++;
         return PIPELINE_SKIP;
     }
-    struct pipeline_bpart *bp = pipeline_bpart(b, m->partition, pp->pos >= 0 ? pp->pos : m->offset);
+    struct batch_part *bp = batch_part(b, m->partition, pp->pos >= 0 ? pp->pos : m->offset);
     pp->pos = m->offset + 1;
     bp->at_end = false;
 
@@ -489,7 +329,7 @@ enum pipeline_verdict pipeline_add(struct pipeline *p, const struct pipeline_msg
     int64_t bst = pp->bst;
     if (bst != INT64_MIN && ev->ts_ms < bst - p->cfg->windows.retention_day_ms) {
         bp->too_old++;
-        struct pipeline_typecount *tc = pipeline_count_type(b, ev->type);
+        struct batch_count *tc = batch_count_type(b, ev->type);
         if (tc)
             tc->too_old++; /* only a metric: no room is no reason to stop */
         return PIPELINE_TOO_OLD;
@@ -503,14 +343,14 @@ enum pipeline_verdict pipeline_add(struct pipeline *p, const struct pipeline_msg
         enum dedup_verdict dv = dedup_check_insert(pp->seen, fp, min_slice, slice);
         if (dv == DEDUP_SEEN) {
             bp->dup++;
-            struct pipeline_typecount *tc = pipeline_count_type(b, ev->type);
+            struct batch_count *tc = batch_count_type(b, ev->type);
             if (tc)
                 tc->dup++;
             return PIPELINE_DUP;
         }
         if (dv == DEDUP_FULL)
             goto nomem;
-        if (!pipeline_seen_append(bp, slice, fp))
+        if (!batch_seen_append(bp, slice, fp))
             goto nomem;
     }
     /* late (a duplicate is not): behind the group's watermark (rules.md); before one is
@@ -524,16 +364,15 @@ enum pipeline_verdict pipeline_add(struct pipeline *p, const struct pipeline_msg
         bp->t0 = ev->ts_ms;
     size_t ln = series_labels_encode(ev, p->labels);
     uint64_t sid = series_id(ev->type, p->labels, ln);
-    struct pipeline_typecount *tc;
+    struct batch_count *tc;
     if (!agg_add(b->agg, sid, ev->type, (struct jd_str){ p->labels, ln }, ev->ts_ms, ev->has_value,
                  ev->value, ev->user_id) ||
-        !(tc = pipeline_count_type(b, ev->type)))
+        !(tc = batch_count_type(b, ev->type)))
         goto nomem;
     tc->n++;
     tc->late += late;
     if (ev->has_value && jd_str_eqc(ev->type, "cost")) {
-        struct pipeline_typecount *sc =
-            pipeline_count(&b->spend, &b->nspend, &b->capspend, ev->channel);
+        struct batch_count *sc = batch_count_spend(b, ev->channel);
         if (sc)
             sc->n += ev->value;
     }
@@ -554,8 +393,8 @@ nomem:
  * from Redis's offsets. Its seen-id set holds ids of the dropped batches,
  * so it is cleared (and reloaded on claim).
  */
-static void pipeline_fail(struct pipeline *p, struct pipeline_batch *b,
-                          const struct store_refusal *refused, size_t nrefused)
+static void pipeline_fail(struct pipeline *p, struct batch *b, const struct store_refusal *refused,
+                          size_t nrefused)
 {
     if (!b)
         return;
@@ -567,7 +406,7 @@ static void pipeline_fail(struct pipeline *p, struct pipeline_batch *b,
          * Fenced only if still held under the batch's claim: a partition
          * revoked and assigned again meanwhile is simply claimed afresh.
          */
-        bool same_claim = pp->state == PIPELINE_ACTIVE && pp->epoch == b->sparts[i].epoch;
+        bool same_claim = pp->state == PIPELINE_ACTIVE && pp->epoch == b->bp[b->parts[i]].epoch;
         pp->state = PIPELINE_UNCLAIMED;
         for (size_t k = 0; k < nrefused; k++)
             if (refused[k].part == i && refused[k].why == JD_ERR_FENCED && same_claim)
@@ -577,7 +416,7 @@ static void pipeline_fail(struct pipeline *p, struct pipeline_batch *b,
     }
     if (b == p->building && p->attr)
         attr_reset(p->attr); /* its journey events go with it */
-    pipeline_batch_reset(b);
+    batch_reset(b);
 }
 
 void pipeline_abort(struct pipeline *p)
@@ -605,77 +444,24 @@ void pipeline_unclaim_all(struct pipeline *p)
 }
 
 /* Fills the batch's store request; false when out of memory. */
-static bool pipeline_request(struct pipeline *p, struct pipeline_batch *b, struct store_flush *f)
+static bool pipeline_request(struct pipeline *p, struct batch *b, struct store_flush *f)
 {
-    size_t segs = 0, nseen = 0, nstats = 0, names_len = 0;
-    uint64_t dup = 0, dlq = 0, too_old = 0, late = 0;
-
-    for (size_t i = 0; i < b->nparts; i++)
-        segs += b->bp[b->parts[i]].nsegs;
-    for (size_t i = 0; i < b->ntypes; i++)
-        names_len += 3 + b->types[i].len;
-    if (!agg_seal(b->agg) ||
-        !jd_reserve((void **)&b->sparts, &b->capsparts, b->nparts, sizeof(*b->sparts)) ||
-        !jd_reserve((void **)&b->sseen, &b->capsseen, segs, sizeof(*b->sseen)) ||
-        !jd_reserve((void **)&b->sstats, &b->capsstats, b->ntypes + 4, sizeof(*b->sstats)) ||
-        !jd_reserve((void **)&b->names, &b->capnames, names_len + 1, 1))
-        return false;
-    int64_t slices_kept = PIPELINE_DEDUP_SLICES + 2;
-    int64_t now = ts_mono_ms(); /* how long ago partitions were found at their end */
     for (size_t i = 0; i < b->nparts; i++) {
-        int32_t part = b->parts[i];
-        struct pipeline_bpart *bp = &b->bp[part];
-        const struct pipeline_part *pp = &p->parts[part];
+        struct batch_part *bp = &b->bp[b->parts[i]];
+        const struct pipeline_part *pp = &p->parts[b->parts[i]];
         bp->to = pp->pos;
         bp->st = pp->bst;
-        b->sparts[i] = (struct store_part){
-            part,   pp->epoch, bp->from,   bp->to,
-            bp->st, bp->t0,    bp->at_end, bp->at_end ? JD_MAX(now - bp->at_end_ms, 0) : 0
-        };
-        for (size_t k = 0; k < bp->nsegs; k++)
-            b->sseen[nseen++] =
-                (struct store_seen){ part, bp->segs[k].slice,
-                                     (bp->segs[k].slice + slices_kept) * p->slice_ms,
-                                     bp->fp + bp->segs[k].off, bp->segs[k].len };
-        dup += bp->dup;
-        dlq += bp->dlq;
-        too_old += bp->too_old;
-        late += bp->late;
+        bp->epoch = pp->epoch;
     }
-    /* counters keyed "ok:TYPE" plus the outcome totals, exactly once with the batch */
-    size_t w = 0;
-    for (size_t i = 0; i < b->ntypes; i++) {
-        if (!b->types[i].n)
-            continue; /* only duplicates or too old */
-        memcpy(b->names + w, "ok:", 3);
-        memcpy(b->names + w + 3, b->types[i].type, b->types[i].len);
-        b->sstats[nstats++] =
-            (struct store_stat){ b->names + w, 3 + b->types[i].len, b->types[i].n };
-        w += 3 + b->types[i].len;
-    }
-    const struct {
-        const char *name;
-        uint64_t n;
-    } outcomes[] = { { "dup", dup }, { "dlq", dlq }, { "too_old", too_old }, { "late", late } };
-    for (size_t i = 0; i < JD_ARRAY_SIZE(outcomes); i++)
-        if (outcomes[i].n)
-            b->sstats[nstats++] = (struct store_stat){ outcomes[i].name, strlen(outcomes[i].name),
-                                                       (int64_t)outcomes[i].n };
-    *f = (struct store_flush){ .topic = p->cfg->kafka.topics.events,
-                               .owner = p->owner,
-                               .parts = b->sparts,
-                               .nparts = b->nparts,
-                               .seen = b->sseen,
-                               .nseen = nseen,
-                               .agg = b->agg,
-                               .stats = b->sstats,
-                               .nstats = nstats };
-    return true;
+    int64_t slices_kept = PIPELINE_DEDUP_SLICES + 2;
+    int64_t now = ts_mono_ms(); /* how long ago partitions were found at their end */
+    return batch_request(b, p->cfg->kafka.topics.events, p->owner, p->slice_ms, slices_kept, now,
+                         f);
 }
 
 /* Attributes the batch's conversions (attr.h): credits into its aggregate, journey writes out. */
-static enum jd_err pipeline_attribute(struct pipeline *p, struct pipeline_batch *b,
-                                      struct attr_writes *aw, char *errstr, size_t errstr_size)
+static enum jd_err pipeline_attribute(struct pipeline *p, struct batch *b, struct attr_writes *aw,
+                                      char *errstr, size_t errstr_size)
 {
     if (!jd_reserve((void **)&p->aparts, &p->capaparts, b->nparts, sizeof(*p->aparts)))
         return jd_errf(JD_ERR_NOMEM, errstr, errstr_size, "out of memory");
@@ -697,7 +483,7 @@ static enum jd_err pipeline_attribute(struct pipeline *p, struct pipeline_batch 
 
 enum jd_err pipeline_send(struct pipeline *p, char *errstr, size_t errstr_size)
 {
-    struct pipeline_batch *b = p->building;
+    struct batch *b = p->building;
     struct store_flush f;
     enum jd_err err;
 
@@ -733,13 +519,13 @@ enum jd_err pipeline_send(struct pipeline *p, char *errstr, size_t errstr_size)
     }
     p->inflight = b;
     p->building = b == &p->batches[0] ? &p->batches[1] : &p->batches[0];
-    pipeline_batch_reset(p->building);
+    batch_reset(p->building);
     return JD_OK;
 }
 
 enum jd_err pipeline_recv(struct pipeline *p, char *errstr, size_t errstr_size)
 {
-    struct pipeline_batch *b = p->inflight;
+    struct batch *b = p->inflight;
     size_t nrefused = 0;
 
     if (!b)
@@ -760,7 +546,7 @@ enum jd_err pipeline_recv(struct pipeline *p, char *errstr, size_t errstr_size)
     }
     for (size_t i = 0; i < b->nparts; i++) {
         struct pipeline_part *pp = pipeline_part(p, b->parts[i]);
-        const struct pipeline_bpart *bp = &b->bp[b->parts[i]];
+        const struct batch_part *bp = &b->bp[b->parts[i]];
         if (!pp)
             continue; /* revoked meanwhile */
         pp->st = bp->st;
@@ -770,21 +556,12 @@ enum jd_err pipeline_recv(struct pipeline *p, char *errstr, size_t errstr_size)
         p->c.too_old += bp->too_old;
         p->c.late += bp->late;
     }
-    for (size_t i = 0; i < b->ntypes; i++) {
-        const struct pipeline_typecount *t = &b->types[i];
-        p->c.ok += (uint64_t)t->n;
-        tally_add(p->events, t->type, t->len, PIPELINE_OUTCOME_OK, t->n - t->late);
-        tally_add(p->events, t->type, t->len, PIPELINE_OUTCOME_LATE, t->late);
-        tally_add(p->events, t->type, t->len, PIPELINE_OUTCOME_DUP, t->dup);
-        tally_add(p->events, t->type, t->len, PIPELINE_OUTCOME_TOO_OLD, t->too_old);
-    }
-    for (size_t i = 0; i < b->nspend; i++)
-        tally_add(p->spend, b->spend[i].type, b->spend[i].len, 0, b->spend[i].n);
+    p->c.ok += batch_tally(b, p->events, p->spend);
     tally_commit(p->events);
     tally_commit(p->spend);
     if (p->attr)
         attr_commit(p->attr);
-    pipeline_batch_reset(b);
+    batch_reset(b);
     return JD_OK;
 }
 
@@ -822,7 +599,7 @@ void pipeline_log_end(struct pipeline *p, int32_t partition, int64_t end_offset,
     if (!p->building->bp[partition].in && mono_ms - pp->end_ms < PIPELINE_LOG_END_MS)
         return;
     pp->end_ms = mono_ms;
-    struct pipeline_bpart *bp = pipeline_bpart(p->building, partition, pp->pos);
+    struct batch_part *bp = batch_part(p->building, partition, pp->pos);
     bp->at_end = true;
     bp->at_end_ms = mono_ms;
 }

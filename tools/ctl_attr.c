@@ -40,7 +40,8 @@ static void ctl_attr_usage(FILE *out)
           "       journeyctl [-c FILE] attribution --paths FILE.csv [--model M]... [--order K]\n"
           "                  [--format table|csv|json|svg] [--output FILE]\n"
           "  --from, --to   the window, whole hours (RFC 3339 or unix seconds; default:\n"
-          "                 the 30 days before the current hour; at most windows.retention.day)\n"
+          "                 the 30 days to the end of the current hour; at most\n"
+          "                 windows.retention.day)\n"
           "  --conversion-type T  default: the first of attribution.conversion_types\n"
           "  --by campaign  one row per channel and campaign (rule-based models)\n"
           "  --paths FILE   aggregated paths in ChannelAttribution's format\n"
@@ -392,7 +393,9 @@ int ctl_attribution(const char *cfgpath, int argc, char **argv)
         ctl_attr_usage(stderr);
         return EXIT_USAGE;
     }
-    live.to = ts_now_ms() / JD_MS_HOUR * JD_MS_HOUR;
+    /* the default window ends with the current hour, so what arrived minutes
+     * ago is in the report; path statistics are kept by the hour */
+    live.to = (ts_now_ms() / JD_MS_HOUR + 1) * JD_MS_HOUR;
     const char *const bounds[2] = { to_s, from_s };
     int64_t *const at[2] = { &live.to, &live.from };
     for (int k = 0; k < 2; k++) {

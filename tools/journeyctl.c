@@ -8,8 +8,9 @@
  *   journeyctl [-c FILE] check rules FILE|DIR...
  *   journeyctl [-c FILE] test rules [--tap] FILE...
  *   journeyctl [-c FILE] replay --rules DIR|FILE... [--lateness D] [EVENTS|-]
+ *   journeyctl [-c FILE] attribution [--from T] [--to T] [--by ...] [--format F] ...
  *   journeyctl [-c FILE] attribution --paths FILE.csv [--format F] ...
- *   journeyctl broker [--partitions N] [--topic NAME]...
+ *   journeyctl broker [--partitions N] [--brokers N] [--topic NAME]...
  *
  * It reads the same config and JOURNEYD_* environment as the daemon and
  * shares its decoder, store and evaluator (the core library): what
@@ -43,21 +44,25 @@ static void ctl_usage(FILE *out)
           "\n"
           "  query 'EXPR' [--at TIME] [--format table|json] [--tz ZONE]\n"
           "        evaluate an expression against the live windows (TIME: RFC 3339 or unix\n"
-          "        seconds, a whole minute; default: now)\n"
+          "        seconds, a whole minute; default: the end of the current minute)\n"
           "  check config FILE        validate a config file (exit 0 ok, 78 invalid)\n"
           "  check rules FILE|DIR...  compile rule files; errors and warnings as file:line:col\n"
           "        (ranges checked against the retention of -c FILE, or the defaults)\n"
           "  test rules [--tap] [--events-out DIR] FILE...\n"
           "        run rule unit tests (rules/tests/*.test.yaml; exit 1 if any fails)\n"
-          "  replay --rules DIR|FILE... [--lateness D] [--external-url URL] [EVENTS|-]\n"
+          "  replay --rules DIR|FILE... [--lateness D] [--external-url URL] [--quiet]\n"
+          "        [EVENTS|-]\n"
           "        backtest: run the rules over NDJSON events (or kcat -J lines) in event\n"
           "        time and print the alert messages they would publish, one per line\n"
-          "  attribution --paths FILE.csv [--model M]... [--order K]\n"
-          "        [--format table|csv|json|svg] [--output FILE]\n"
-          "        attribution report (all models) over ChannelAttribution path data\n"
+          "  attribution [--from T] [--to T] [--conversion-type T] [--by channel|campaign]\n"
+          "        [--model M]... [--order K] [--format table|csv|json|svg] [--output FILE]\n"
+          "        attribution report, every model side by side, over the live data\n"
+          "        (default: the 30 days to the end of the current hour)\n"
+          "  attribution --paths FILE.csv [--model M]... [--order K] [--format F] ...\n"
+          "        the same over ChannelAttribution path data\n"
           "  check events [--json] [FILE|-]...\n"
           "        decode and validate NDJSON events as journeyd would (exit 1 if any is bad)\n"
-          "  broker [--partitions N] [--topic NAME]...\n"
+          "  broker [--partitions N] [--brokers N] [--topic NAME]...\n"
           "        run an in-memory Kafka-protocol broker until stdin closes or SIGTERM\n"
           "\n"
           "  -c FILE   the daemon's config (redis.url, prefix, events.*); JOURNEYD_* env applies\n",
@@ -193,7 +198,9 @@ static int ctl_query(const char *cfgpath, int argc, char **argv)
         return EXIT_USAGE;
     }
     const char *text = argv[optind];
-    int64_t at = ts_now_ms() / JD_MS_MINUTE * JD_MS_MINUTE;
+    /* by default the end of the current minute, so what arrived seconds ago
+     * counts: buckets are whole minutes */
+    int64_t at = (ts_now_ms() / JD_MS_MINUTE + 1) * JD_MS_MINUTE;
     if (at_s && ts_parse_time_arg(at_s, &at, err, sizeof(err)) != JD_OK) {
         fprintf(stderr, "--at: %s\n", err);
         return EXIT_USAGE;
