@@ -116,7 +116,9 @@ static void loop_try_connect(struct loop *l)
     if (*policy && strcmp(policy, "noeviction"))
         log_warn("loop", "Redis may evict keys: offsets and windows could silently vanish",
                  "maxmemory_policy=%s advice=noeviction", policy);
-    log_info("loop", "Redis connected", "url=%s", log_q(l->cfg->redis.url));
+    char url[1024];
+    config_redact_url(l->cfg->redis.url, url, sizeof(url));
+    log_info("loop", "Redis connected", "url=%s", log_q(url));
 }
 
 /*
@@ -549,8 +551,10 @@ static int loop_setup(struct loop *l)
         log_info("loop", "HTTP listening", "address=%s port=%d", log_q(l->cfg->http.listen),
                  admin_port(l->admin));
     }
+    char url[1024];
+    config_redact_url(l->cfg->redis.url, url, sizeof(url));
     log_info("loop", "started", "owner=%s group=%s topic=%s redis=%s", l->owner,
-             l->cfg->kafka.group, l->cfg->kafka.topics.events, log_q(l->cfg->redis.url));
+             l->cfg->kafka.group, l->cfg->kafka.topics.events, log_q(url));
     return 0;
 fail:
     log_error("loop", "startup failed", "error=%s", log_q(l->err));

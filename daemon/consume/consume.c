@@ -120,7 +120,9 @@ static bool consume_conf_set(rd_kafka_conf_t *conf, const char *k, const char *v
 {
     char err[256];
     if (rd_kafka_conf_set(conf, k, v, err, sizeof(err)) != RD_KAFKA_CONF_OK) {
-        jd_errf(JD_ERR_CONFIG, errstr, errstr_size, "kafka.consumer: %s=%s: %s", k, v, err);
+        /* the value is not repeated: it may be a credential (librdkafka's message
+         * quotes it only where it is not) */
+        jd_errf(JD_ERR_CONFIG, errstr, errstr_size, "kafka.consumer: %s: %s", k, err);
         return false;
     }
     return true;

@@ -766,8 +766,10 @@ static bool config_sensitive_prop(const char *k)
 
 void config_redact_url(const char *url, char *buf, size_t size)
 {
-    const char *scheme = strstr(url, "://");
-    const char *at = scheme ? strchr(scheme + 3, '@') : NULL;
+    /* the last '@', as store_addr_parse() reads it: a password may hold '@'; a
+     * unix:// socket path carries no credentials */
+    const char *scheme = strncmp(url, "unix://", 7) ? strstr(url, "://") : NULL;
+    const char *at = scheme ? strrchr(scheme + 3, '@') : NULL;
     if (!at) {
         snprintf(buf, size, "%s", url);
         return;

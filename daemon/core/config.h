@@ -42,6 +42,7 @@ struct config {
     struct {
         char *url;
         char *prefix;
+        char *username;
         char *password;
         char *password_file;
         int64_t connect_timeout_ms;

@@ -40,10 +40,16 @@ static const struct config_entry config_entries[] = {
 
     /* redis */
     { "redis.url", CONFIG_STRING, OFF(redis.url), "redis://127.0.0.1:6379/0", 0, 0, NULL,
-      "`redis://[:password@]host:port[/db]` or `unix:///path/redis.sock[?db=N]`.", 0 },
+      "`redis://[[user]:password@]host:port[/db]` or `unix:///path/redis.sock[?db=N]`. Shown "
+      "everywhere with the password redacted; prefer `redis.password_file`.",
+      0 },
     { "redis.prefix", CONFIG_STRING, OFF(redis.prefix), "jd", 0, 0, NULL,
       "Key prefix. Every key is `{prefix}:…`: one hash tag, so the atomic flush script is valid "
       "on a Redis Cluster slot. Use a distinct prefix per consumer group.",
+      0 },
+    { "redis.username", CONFIG_STRING, OFF(redis.username), "", 0, 0, NULL,
+      "ACL user (Redis 6+): journeyd authenticates with AUTH username password. Overrides the "
+      "user of `redis.url` (redis://user:password@host).",
       0 },
     { "redis.password", CONFIG_STRING, OFF(redis.password), "", 0, 0, NULL,
       "Password (AUTH). Prefer `redis.password_file`.", CONFIG_F_SECRET },

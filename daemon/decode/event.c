@@ -686,6 +686,15 @@ static enum jd_err event_ce_binary(struct event_decoder *d, const struct doc_nod
     return JD_OK;
 }
 
+/* Whether a message can be JSON text at all: the bytes a JSON value (or the
+ * whitespace before it) may start with. Anything else, under events.encoding
+ * auto, is not a dialect journeyd reads. */
+static bool event_json_start(unsigned char c)
+{
+    return c == '{' || c == '[' || c == '"' || c == '-' || (c >= '0' && c <= '9') || c == 't' ||
+           c == 'f' || c == 'n' || c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
 enum jd_err event_decode(struct event_decoder *d, const void *buf, size_t len,
                          const struct event_header *hdrs, size_t nhdrs, int64_t now_ms,
                          struct event *ev, char *errstr, size_t errstr_size)
@@ -711,8 +720,13 @@ enum jd_err event_decode(struct event_decoder *d, const void *buf, size_t len,
             msgpack = true;
         else if (d->opts.encoding == EVENT_ENC_JSON)
             msgpack = false;
-        else
-            msgpack = (b[0] >= 0x80 && b[0] <= 0x8f) || b[0] == 0xde || b[0] == 0xdf;
+        else if (!(msgpack = (b[0] >= 0x80 && b[0] <= 0x8f) || b[0] == 0xde || b[0] == 0xdf) &&
+                 !event_json_start(b[0]))
+            return b[0] == 0xef
+                       ? jd_errf(JD_ERR_EV_ENCODING, errstr, errstr_size,
+                                 "a byte order mark before JSON (RFC 8259 forbids it)")
+                       : jd_errf(JD_ERR_EV_ENCODING, errstr, errstr_size,
+                                 "neither JSON nor a MessagePack map (first byte 0x%02x)", b[0]);
         err = msgpack ? mpack_parse(d->doc, buf, len, errstr, errstr_size)
                       : json_parse(d->doc, buf, len, errstr, errstr_size);
         if (err)

@@ -79,8 +79,8 @@ struct publish *publish_new(const struct config *cfg, const char *bootstrap, cha
     for (size_t i = 0; i < cfg->kafka.producer.n; i++)
         if (rd_kafka_conf_set(conf, cfg->kafka.producer.keys[i], cfg->kafka.producer.vals[i], err,
                               sizeof(err))) {
-            jd_errf(JD_ERR_CONFIG, errstr, errstr_size, "kafka.producer: %s=%s: %s",
-                    cfg->kafka.producer.keys[i], cfg->kafka.producer.vals[i], err);
+            jd_errf(JD_ERR_CONFIG, errstr, errstr_size, "kafka.producer: %s: %s",
+                    cfg->kafka.producer.keys[i], err); /* the value may be a credential */
             goto fail;
         }
     rd_kafka_conf_set_opaque(conf, p);

@@ -171,17 +171,22 @@ enum jd_err store_addr_parse(const char *url, struct store_addr *out, char *errs
             out->db = atoi(q + 4);
         return JD_OK;
     }
+    char shown[1024]; /* the URL as messages may show it: without its password */
+    config_redact_url(url, shown, sizeof(shown));
     if (strncmp(url, "redis://", 8))
         return jd_errf(JD_ERR_CONFIG, errstr, errstr_size,
-                       "redis.url: '%s' must start with redis:// or unix://", url);
-    const char *p = url + 8, *at = strchr(p, '@');
+                       "redis.url: '%s' must start with redis:// or unix://", shown);
+    const char *p = url + 8, *at = strrchr(p, '@');
     if (at) {
         const char *colon = memchr(p, ':', (size_t)(at - p));
         const char *pw = colon ? colon + 1 : p;
-        size_t n = (size_t)(at - pw);
+        size_t n = (size_t)(at - pw), un = colon ? (size_t)(colon - p) : 0;
         if (n >= sizeof(out->password))
             return jd_errf(JD_ERR_CONFIG, errstr, errstr_size, "redis.url: password too long");
+        if (un >= sizeof(out->username))
+            return jd_errf(JD_ERR_CONFIG, errstr, errstr_size, "redis.url: user name too long");
         memcpy(out->password, pw, n);
+        memcpy(out->username, p, un);
         p = at + 1;
     }
     const char *slash = strchr(p, '/');
@@ -189,20 +194,22 @@ enum jd_err store_addr_parse(const char *url, struct store_addr *out, char *errs
     const char *colon = memchr(p, ':', hl);
     size_t hostlen = colon ? (size_t)(colon - p) : hl;
     if (hostlen == 0 || hostlen >= sizeof(out->host))
-        return jd_errf(JD_ERR_CONFIG, errstr, errstr_size, "redis.url: missing host in '%s'", url);
+        return jd_errf(JD_ERR_CONFIG, errstr, errstr_size, "redis.url: missing host in '%s'",
+                       shown);
     memcpy(out->host, p, hostlen);
     if (colon) {
         char *end;
         long port = strtol(colon + 1, &end, 10);
         if (end != p + hl || port <= 0 || port > 65535)
-            return jd_errf(JD_ERR_CONFIG, errstr, errstr_size, "redis.url: bad port in '%s'", url);
+            return jd_errf(JD_ERR_CONFIG, errstr, errstr_size, "redis.url: bad port in '%s'",
+                           shown);
         out->port = (int)port;
     }
     if (slash && slash[1]) {
         char *end;
         long db = strtol(slash + 1, &end, 10);
         if (*end || db < 0)
-            return jd_errf(JD_ERR_CONFIG, errstr, errstr_size, "redis.url: bad db in '%s'", url);
+            return jd_errf(JD_ERR_CONFIG, errstr, errstr_size, "redis.url: bad db in '%s'", shown);
         out->db = (int)db;
     }
     return JD_OK;
@@ -213,6 +220,7 @@ enum jd_err store_addr_parse(const char *url, struct store_addr *out, char *errs
 void store_opts_from_config(struct store_opts *o, const struct config *cfg)
 {
     *o = (struct store_opts){ cfg->redis.url,
+                              cfg->redis.username,
                               cfg->redis.password,
                               cfg->redis.prefix,
                               cfg->redis.connect_timeout_ms,
@@ -238,12 +246,13 @@ struct store *store_new(const struct store_opts *opts, char *errstr, size_t errs
         free(s);
         return NULL;
     }
+    s->username = strdup(opts->username && *opts->username ? opts->username : s->addr.username);
     s->password = strdup(opts->password && *opts->password ? opts->password : s->addr.password);
     s->prefix = strdup(opts->prefix);
     s->memo = calloc(STORE_MEMO_CAP, sizeof(*s->memo));
     s->appends = calloc(STORE_MEMO_CAP, sizeof(*s->appends));
     s->pending = calloc(STORE_PENDING_MAX, sizeof(*s->pending));
-    if (!s->password || !s->prefix || !s->memo || !s->appends || !s->pending) {
+    if (!s->username || !s->password || !s->prefix || !s->memo || !s->appends || !s->pending) {
         store_destroy(s);
         jd_errf(JD_ERR_NOMEM, errstr, errstr_size, "out of memory");
         return NULL;
@@ -261,6 +270,7 @@ void store_destroy(struct store *s)
     if (!s)
         return;
     store_disconnect(s);
+    free(s->username);
     free(s->password);
     free(s->prefix);
     free(s->memo);
@@ -391,10 +401,17 @@ enum jd_err store_connect(struct store *s, char *errstr, size_t errstr_size)
     redisSetTimeout(s->ctx, rt);
     if (!s->addr.path[0])
         redisEnableKeepAlive(s->ctx);
-    if (s->password[0]) {
-        const char *argv[] = { "AUTH", s->password };
-        size_t lens[] = { 4, strlen(s->password) };
-        redisReply *r = store_cmd(s, 2, argv, lens);
+    if (s->password[0] || s->username[0]) {
+        /* an ACL user: AUTH user password (Redis 6+); else the default user's password */
+        const char *argv[] = { "AUTH", s->username, s->password };
+        size_t lens[] = { 4, strlen(s->username), strlen(s->password) };
+        int argc = 3;
+        if (!s->username[0]) {
+            argv[1] = s->password;
+            lens[1] = lens[2];
+            argc = 2;
+        }
+        redisReply *r = store_cmd(s, argc, argv, lens);
         if (!r)
             return store_io_error(s, errstr, errstr_size, "AUTH");
         bool ok = r->type == REDIS_REPLY_STATUS;

@@ -53,18 +53,21 @@ struct store_addr {
     int port;
     char path[512]; /**< unix socket path ("" for TCP) */
     int db;
+    char username[256]; /**< from the URL, if any (ACL user) */
     char password[256]; /**< from the URL, if any */
 };
 
 /**
- * @brief Parse `redis://[:password@]host[:port][/db]` or
- *        `unix:///path/to.sock[?db=N]`.
+ * @brief Parse `redis://[[user]:password@]host[:port][/db]` (or the older
+ *        `redis://password@host`) or `unix:///path/to.sock[?db=N]`.
+ *        Error messages never repeat the password.
  */
 enum jd_err store_addr_parse(const char *url, struct store_addr *out, char *errstr,
                              size_t errstr_size);
 
 struct store_opts {
     const char *url;
+    const char *username; /**< ACL user, overrides the URL's; may be NULL or "" */
     const char *password; /**< overrides the URL's; may be NULL or "" */
     const char *prefix;
     int64_t connect_timeout_ms;

@@ -31,6 +31,7 @@ struct store_args {
 
 struct store {
     struct store_addr addr;
+    char *username; /* "" : AUTH with the password alone */
     char *password;
     char *prefix;
     int64_t connect_timeout_ms, command_timeout_ms;

@@ -294,10 +294,11 @@ static void inst_open(struct inst *in, struct fixture *f, const char *prefix, co
     assert_int_equal(
         config_set(in->cfg, "events.type_map", "Order Completed=conversion", err, sizeof(err)),
         JD_OK);
-    struct store_opts so = {
-        f->redis.url, NULL,  prefix,
-        2000,         10000, { { 3 * JD_MS_DAY, 130 * JD_MS_DAY, 800 * JD_MS_DAY } }
-    };
+    struct store_opts so = { .url = f->redis.url,
+                             .prefix = prefix,
+                             .connect_timeout_ms = 2000,
+                             .command_timeout_ms = 10000,
+                             .retention = { { 3 * JD_MS_DAY, 130 * JD_MS_DAY, 800 * JD_MS_DAY } } };
     in->store = store_new(&so, err, sizeof(err));
     assert_non_null(in->store);
     assert_int_equal(store_connect(in->store, err, sizeof(err)), JD_OK);

@@ -40,10 +40,12 @@ struct fixture {
 static struct store *new_store(struct fixture *f, const char *prefix, int64_t minute_retention)
 {
     char err[JD_ERRSTR_SIZE];
-    struct store_opts o = {
-        f->redis.url, NULL, prefix,
-        2000,         5000, { { minute_retention, 130 * JD_MS_DAY, 800 * JD_MS_DAY } }
-    };
+    struct store_opts o = { .url = f->redis.url,
+                            .prefix = prefix,
+                            .connect_timeout_ms = 2000,
+                            .command_timeout_ms = 5000,
+                            .retention = {
+                                { minute_retention, 130 * JD_MS_DAY, 800 * JD_MS_DAY } } };
     struct store *s = store_new(&o, err, sizeof(err));
     assert_non_null(s);
     assert_int_equal(store_connect(s, err, sizeof(err)), JD_OK);

@@ -13,6 +13,7 @@ import os
 import random
 import shutil
 import signal
+import socket
 import struct
 import subprocess
 import sys
@@ -207,6 +208,15 @@ class Journeyd:
                 return "".join(f.readlines()[-n:])
         except OSError:
             return ""
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
 
 
 def workdir(name):

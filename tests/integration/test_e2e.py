@@ -72,7 +72,7 @@ try:
     tap.ok(hdr_ok, "every dead letter has reason and source headers")
     reasons = {d["headers"][d["headers"].index("journeyd.error") + 1] for d in dlq}
     tap.ok(reasons <= {"json_syntax", "bad_type", "missing_field", "not_object", "bad_utf8",
-                       "bad_ts"} and len(reasons) >= 4, f"DLQ reasons are machine codes: {sorted(reasons)}")
+                       "bad_ts", "bad_encoding"} and len(reasons) >= 4, f"DLQ reasons are machine codes: {sorted(reasons)}")
     stats = dict(zip(*[iter(redis.cli("HGETALL", "{jd}:stats").split("\n"))] * 2))
     tap.eq(int(stats.get("dup", 0)), oracle["dups"], "duplicates counted exactly once each")
     tap.eq(int(stats.get("dlq", 0)), oracle["bad"], "DLQ count recorded with the batch")

@@ -24,7 +24,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import time
 import urllib.error
@@ -58,15 +57,7 @@ for r in RULES:
     shutil.copy(r, rules_dir)
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-PORT = free_port()
+PORT = jt.free_port()
 BASE = f"http://127.0.0.1:{PORT}"
 
 

@@ -16,6 +16,7 @@
 #include "core/config.h"
 #include "core/jd.h"
 #include "core/ydoc.h"
+#include "store/store.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -1436,6 +1437,50 @@ static void test_resolve_secrets(void **state)
     config_destroy(cfg);
 }
 
+/* redis.url's user and password: parsed as Redis documents them, and never shown. */
+static void test_redis_url_auth(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *url, *user, *password, *host, *shown;
+        int port, db;
+    } cases[] = {
+        { "redis://h:7/2", "", "", "h", "redis://h:7/2", 7, 2 },
+        { "redis://:s3cret@h/0", "", "s3cret", "h", "redis://:<redacted>@h/0", 6379, 0 },
+        { "redis://jd:s3cret@h:6380", "jd", "s3cret", "h", "redis://jd:<redacted>@h:6380", 6380,
+          0 },
+        { "redis://s3cret@h", "", "s3cret", "h", "redis://<redacted>@h", 6379, 0 },
+        /* a password may hold '@' and ':': the host follows the last '@' */
+        { "redis://jd:p@ss:w@h:1/3", "jd", "p@ss:w", "h", "redis://jd:<redacted>@h:1/3", 1, 3 },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct store_addr a;
+        char err[256], shown[256];
+        assert_int_equal(store_addr_parse(cases[i].url, &a, err, sizeof(err)), JD_OK);
+        assert_string_equal(a.username, cases[i].user);
+        assert_string_equal(a.password, cases[i].password);
+        assert_string_equal(a.host, cases[i].host);
+        assert_int_equal(a.port, cases[i].port);
+        assert_int_equal(a.db, cases[i].db);
+        config_redact_url(cases[i].url, shown, sizeof(shown));
+        assert_string_equal(shown, cases[i].shown);
+    }
+    /* unix sockets carry no credentials: nothing to redact, even with an '@' */
+    char shown[256];
+    config_redact_url("unix:///run/a@b/redis.sock", shown, sizeof(shown));
+    assert_string_equal(shown, "unix:///run/a@b/redis.sock");
+    /* errors about a URL never repeat its password */
+    static const char *const bad[] = { "redis://jd:s3cret@h:99999", "redis://jd:s3cret@h/x",
+                                       "redis://jd:s3cret@", "http://jd:s3cret@h" };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct store_addr a;
+        char err[256];
+        assert_int_equal(store_addr_parse(bad[i], &a, err, sizeof(err)), JD_ERR_CONFIG);
+        assert_non_null(strstr(err, "redis.url"));
+        assert_null(strstr(err, "s3cret"));
+    }
+}
+
 static void test_list_and_map_helpers(void **state)
 {
     struct config *cfg = new_config();
@@ -1488,6 +1533,7 @@ int main(void)
         cmocka_unit_test(test_dump_escapes_strings),
         cmocka_unit_test(test_resolve_secrets),
         cmocka_unit_test(test_list_and_map_helpers),
+        cmocka_unit_test(test_redis_url_auth),
     };
     return cmocka_run_group_tests_name("config", tests, make_tmpdir, remove_tmpdir);
 }

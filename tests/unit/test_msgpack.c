@@ -667,8 +667,9 @@ static const struct mcase bad[] = {
          "bad_type", "specversion"),
 
     /* sniffing and events.encoding */
-    BAD("a top-level msgpack array is read as JSON", "[ " BASE " ]", "json_syntax", NULL),
-    BAD("a top-level str is read as JSON", "s:abc", "json_syntax", NULL),
+    BAD("a top-level msgpack array is neither JSON nor a map", "[ " BASE " ]", "bad_encoding",
+        "first byte 0x9"),
+    BAD("a top-level str is neither JSON nor a map", "s:abc", "bad_encoding", "first byte 0xa3"),
     BADS("forced msgpack: top-level array", "events.encoding=msgpack", "[ ]", "not_object", NULL),
     BADS("forced msgpack: top-level str", "events.encoding=msgpack", "s:{}", "not_object", NULL),
     BADS("forced msgpack: top-level nil", "events.encoding=msgpack", "nil", "not_object", NULL),

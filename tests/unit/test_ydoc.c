@@ -19,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 static uint64_t rng_state;
@@ -30,13 +29,6 @@ static uint64_t splitmix64(void)
     z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
     z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
     return z ^ (z >> 31);
-}
-
-static double mono_seconds(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
 static struct ydoc *parse(const char *text, char *err, size_t size)
@@ -306,13 +298,11 @@ static void test_billion_laughs_fails_fast(void **state)
             len += (size_t)snprintf(text + len, cap - len, ", *l%d", lvl - 1);
         len += (size_t)snprintf(text + len, cap - len, "]\n");
     }
-    double t0 = mono_seconds();
     struct ydoc *doc = ydoc_parse("bomb.yaml", text, len, err, sizeof(err));
-    double dt = mono_seconds() - t0;
     free(text);
     assert_null(doc);
+    /* refused at the first anchor's position: nothing was expanded (tests do not time) */
     assert_string_equal(err, "bomb.yaml:1:5: anchors (&l0) are not allowed");
-    assert_true(dt < 0.5);
 }
 
 /* Aliases are refused even without any anchor to expand (no lookup happens). */
@@ -328,13 +318,11 @@ static void test_many_aliases_fail_fast(void **state)
     for (size_t i = 0; i < n; i++)
         len += (size_t)snprintf(text + len, cap - len, ",*a");
     len += (size_t)snprintf(text + len, cap - len, "]");
-    double t0 = mono_seconds();
     struct ydoc *doc = ydoc_parse("t.yaml", text, len, err, sizeof(err));
-    double dt = mono_seconds() - t0;
     free(text);
     assert_null(doc);
+    /* at the first alias: the other 99,999 were never looked at */
     assert_non_null(strstr(err, "t.yaml:1:4: aliases"));
-    assert_true(dt < 0.5);
 }
 
 /* --------------------------------------------------------------- limits */
@@ -458,7 +446,8 @@ static void test_byte_limit(void **state)
     assert_string_equal(err, "t.yaml: file is larger than 1048576 bytes");
 }
 
-/* Duplicate detection stays fast on a huge mapping and names the later key. */
+/* Duplicate detection on a huge mapping (a quadratic scan would run into the test
+ * timeout) names the later key. */
 static void test_large_mapping(void **state)
 {
     size_t n = 50000, cap = n * 24, len = 0; /* about 750 KB */
@@ -468,7 +457,6 @@ static void test_large_mapping(void **state)
     assert_non_null(text);
     for (size_t i = 0; i < n; i++)
         len += (size_t)snprintf(text + len, cap - len, "key%zu: %zu\n", (i * 7919) % n, i);
-    double t0 = mono_seconds();
     struct ydoc *doc = ydoc_parse("t.yaml", text, len, err, sizeof(err));
     if (!doc) {
         free(text);
@@ -480,12 +468,10 @@ static void test_large_mapping(void **state)
     /* repeat the key of line 1 at the end */
     len += (size_t)snprintf(text + len, cap - len, "key0: again\n");
     doc = ydoc_parse("t.yaml", text, len, err, sizeof(err));
-    double dt = mono_seconds() - t0;
     free(text);
     assert_null(doc);
     snprintf(want, sizeof(want), "t.yaml:%zu:1: duplicate key 'key0' (also at line 1)", n + 1);
     assert_string_equal(err, want);
-    assert_true(dt < 5.0);
 }
 
 /* Random YAML-ish bytes: either a tree or a positioned error, never a crash or a leak. */
