@@ -32,11 +32,6 @@ struct admin {
     struct status *status;
 };
 
-size_t admin_dlq_index(enum jd_err err)
-{
-    return jd_err_is_event(err) ? (size_t)(JD_ERR_EV_EMPTY - err) : ADMIN_DLQ_REASONS - 1;
-}
-
 bool admin_ready(const struct admin_src *s)
 {
     return store_is_connected(s->store) && consume_assignment_version(s->cons) > 0 &&
@@ -62,9 +57,10 @@ static void admin_metrics_events(struct metrics_buf *b, const struct admin_src *
     static const char *const outcomes[PIPELINE_NOUTCOMES] = { "ok", "late", "duplicate",
                                                               "too_old" };
     const struct tally *t = pipeline_event_tally(s->pipe);
+    const uint64_t *by = pipeline_dlq_reasons(s->pipe);
     uint64_t dlq = 0;
-    for (size_t i = 0; i < ADMIN_DLQ_REASONS; i++)
-        dlq += s->stats->dlq[i];
+    for (size_t i = 0; i < JD_EV_REASONS; i++)
+        dlq += by[i];
     metrics_family(b, "journeyd_events_total", "counter",
                    "Events consumed, by type and outcome (ok, late: applied behind the watermark, "
                    "duplicate, too_old, dlq); type is empty for dead letters.");
@@ -77,13 +73,13 @@ static void admin_metrics_events(struct metrics_buf *b, const struct admin_src *
     metrics_sample(b, "journeyd_events_total", kvd, (double)dlq);
 
     metrics_family(b, "journeyd_dlq_messages_total", "counter",
-                   "Messages sent to the dead-letter topic, by reason.");
-    for (size_t i = 0; i < ADMIN_DLQ_REASONS; i++) {
-        const char *reason = i + 1 < ADMIN_DLQ_REASONS
-                                 ? jd_err2name((enum jd_err)(JD_ERR_EV_EMPTY - (int)i))
-                                 : "other";
+                   "Messages sent to the dead-letter topic, by reason (counted once their "
+                   "batch is applied).");
+    for (size_t i = 0; i < JD_EV_REASONS; i++) {
+        const char *reason =
+            i + 1 < JD_EV_REASONS ? jd_err2name((enum jd_err)(JD_ERR_EV_EMPTY - (int)i)) : "other";
         const char *kv[] = { "reason", reason, NULL };
-        metrics_sample(b, "journeyd_dlq_messages_total", kv, (double)s->stats->dlq[i]);
+        metrics_sample(b, "journeyd_dlq_messages_total", kv, (double)by[i]);
     }
 }
 

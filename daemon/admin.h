@@ -19,14 +19,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/** Dead-letter reasons counted by name: the event rejection codes, then "other". */
-#define ADMIN_DLQ_REASONS 14
-
 /** What only the loop knows; it writes, admin reads. */
 struct admin_stats {
     struct metrics_hist batch_seconds; /**< one batch: first message to sent */
     struct metrics_hist flush_seconds; /**< one atomic flush: sent to its outcome */
-    uint64_t dlq[ADMIN_DLQ_REASONS];   /**< dead letters by reason (admin_dlq_index()) */
     uint64_t reloads, reload_failures;
     bool last_reload_ok;
     int64_t last_reload_ms;     /**< wall ms of the last successful (re)load of the rules */
@@ -66,9 +62,6 @@ void admin_run(struct admin *a);
 
 /** @returns the port listened on. */
 int admin_port(const struct admin *a);
-
-/** @returns the admin_stats.dlq index for rejection reason \p err. */
-size_t admin_dlq_index(enum jd_err err);
 
 /**
  * @returns true when the instance is ready: Redis answers, Kafka has

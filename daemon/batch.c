@@ -47,6 +47,7 @@ void batch_reset(struct batch *b)
     b->nparts = 0;
     b->ntypes = 0;
     b->nspend = 0;
+    memset(b->dlq, 0, sizeof(b->dlq));
     agg_reset(b->agg);
 }
 

@@ -13,6 +13,7 @@
 #define JD_BATCH_H
 
 #include "aggregate/dedup.h"
+#include "core/err.h"
 #include "core/jd.h"
 
 #include <stdbool.h>
@@ -71,6 +72,7 @@ struct batch {
     size_t ntypes, captypes;
     struct batch_count *spend; /**< micros of `cost` events per channel */
     size_t nspend, capspend;
+    uint64_t dlq[JD_EV_REASONS]; /**< dead letters by reason (jd_err_event_index()) */
     /* the store request, kept across batches */
     struct store_part *sparts;
     struct store_seen *sseen;

@@ -335,7 +335,6 @@ static void loop_batch(struct loop *l, ssize_t n)
                 break;
             }
             ndlq++;
-            l->stats.dlq[admin_dlq_index(reason)]++;
             log_debug("loop", "dead letter", "partition=%d offset=%lld reason=%s detail=%s",
                       (int)m->partition, (long long)m->offset, jd_err2name(reason), log_q(detail));
         } else if (v == PIPELINE_SKIP && reason == JD_ERR_NOMEM) {

@@ -63,6 +63,7 @@ struct pipeline {
     struct pipeline_counters c;
     struct tally *events;          /* by type: ok, late, duplicate, too_old (PIPELINE_OUTCOME_*) */
     struct tally *spend;           /* by channel */
+    uint64_t dlq[JD_EV_REASONS];   /* dead letters by reason, of applied batches */
     struct store_refusal *refused; /* room for every partition of a batch */
     size_t caprefused;
     struct attr *attr;        /* NULL: no attribution models configured */
@@ -324,6 +325,7 @@ enum pipeline_verdict pipeline_add(struct pipeline *p, const struct pipeline_msg
     if (err) {
         *reason = err;
         bp->dlq++;
+        b->dlq[jd_err_event_index(err)]++;
         return PIPELINE_DLQ;
     }
     int64_t bst = pp->bst;
@@ -495,11 +497,14 @@ enum jd_err pipeline_send(struct pipeline *p, char *errstr, size_t errstr_size)
     if (p->attr && attr_pending(p->attr) &&
         (err = pipeline_attribute(p, b, &aw, errstr, errstr_size)) != JD_OK) {
         p->c.flush_errors++;
+        attr_discard(p->attr);
         pipeline_fail(p, b, NULL, 0);
         return err;
     }
     if (!pipeline_request(p, b, &f) ||
         !jd_reserve((void **)&p->refused, &p->caprefused, b->nparts, sizeof(*p->refused))) {
+        if (p->attr)
+            attr_discard(p->attr);
         pipeline_abort(p);
         return jd_errf(JD_ERR_NOMEM, errstr, errstr_size, "out of memory committing the batch");
     }
@@ -514,6 +519,8 @@ enum jd_err pipeline_send(struct pipeline *p, char *errstr, size_t errstr_size)
         attr_reset(p->attr); /* sent (or failed): the next batch starts afresh */
     if (err) {
         p->c.flush_errors++;
+        if (p->attr)
+            attr_discard(p->attr);
         pipeline_fail(p, b, NULL, 0);
         return err;
     }
@@ -539,6 +546,8 @@ enum jd_err pipeline_recv(struct pipeline *p, char *errstr, size_t errstr_size)
             p->c.refused++;
         else
             p->c.flush_errors++;
+        if (p->attr)
+            attr_discard(p->attr); /* its credits were never applied */
         /* the batch built meanwhile continued from this one: it goes too */
         pipeline_fail(p, b, p->refused, nrefused);
         pipeline_fail(p, p->building, NULL, 0);
@@ -556,6 +565,8 @@ enum jd_err pipeline_recv(struct pipeline *p, char *errstr, size_t errstr_size)
         p->c.too_old += bp->too_old;
         p->c.late += bp->late;
     }
+    for (size_t i = 0; i < JD_EV_REASONS; i++)
+        p->dlq[i] += b->dlq[i];
     p->c.ok += batch_tally(b, p->events, p->spend);
     tally_commit(p->events);
     tally_commit(p->spend);
@@ -624,6 +635,11 @@ int64_t pipeline_stream_time(const struct pipeline *p, int32_t partition)
 const struct tally *pipeline_event_tally(const struct pipeline *p)
 {
     return p->events;
+}
+
+const uint64_t *pipeline_dlq_reasons(const struct pipeline *p)
+{
+    return p->dlq;
 }
 
 const struct tally *pipeline_spend_tally(const struct pipeline *p)

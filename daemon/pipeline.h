@@ -202,6 +202,10 @@ struct tally;
 /** @returns events applied in Redis by type × enum pipeline_outcome (tally.h). */
 const struct tally *pipeline_event_tally(const struct pipeline *p);
 
+/** @returns dead letters of applied batches by reason: JD_EV_REASONS counts, indexed by
+ *          jd_err_event_index() (err.h). */
+const uint64_t *pipeline_dlq_reasons(const struct pipeline *p);
+
 /** @returns the value of applied `cost` events by channel, in micros (one column). */
 const struct tally *pipeline_spend_tally(const struct pipeline *p);
 

@@ -52,6 +52,7 @@ struct attr {
     struct attr_weights weights[MODEL_N];
     struct attr_counters c;
     struct tally *credited; /* by channel: conversions per model, then value per model */
+    uint64_t null_staged;   /* null paths of the batch not yet applied */
     /* the batch being built */
     struct attr_ev *ev;
     size_t nev, capev;
@@ -420,7 +421,7 @@ static bool attr_expire(struct attr *a, const struct store_get *g, int64_t st)
     if (n && !pathstat_add(a->ps, last, JD_STR_NULL, a->path, n, 0, 0, 1))
         return false;
     a->c.expired++;
-    a->c.null_paths += n > 0;
+    a->null_staged += n > 0;
     return !g->value || attr_put(a, g->key, true);
 }
 
@@ -537,7 +538,7 @@ enum jd_err attr_run(struct attr *a, const struct attr_part *parts, size_t npart
     bool ok = true;
     struct expiry_writes xw;
     memset(out, 0, sizeof(*out));
-    tally_discard(a->credited); /* a batch that was not applied */
+    attr_discard(a); /* a batch that was not applied */
     a->blen = a->nputs = a->napps = 0;
     pathstat_reset(a->ps);
     expiry_begin(a->x);
@@ -679,6 +680,14 @@ out:
 void attr_commit(struct attr *a)
 {
     tally_commit(a->credited);
+    a->c.null_paths += a->null_staged;
+    a->null_staged = 0;
+}
+
+void attr_discard(struct attr *a)
+{
+    tally_discard(a->credited);
+    a->null_staged = 0;
 }
 
 const struct tally *attr_credit_tally(const struct attr *a)

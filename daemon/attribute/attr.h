@@ -123,6 +123,9 @@ const struct attr_counters *attr_counters(const struct attr *a);
 /** The last attr_run()'s batch was applied in Redis: its credits count in attr_credit_tally(). */
 void attr_commit(struct attr *a);
 
+/** The last attr_run()'s batch was not applied: forget its credits and null paths. */
+void attr_discard(struct attr *a);
+
 struct tally;
 
 /**

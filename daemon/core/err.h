@@ -64,6 +64,15 @@ static inline bool jd_err_is_event(enum jd_err err)
     return err <= JD_ERR_EV_EMPTY && err >= JD_ERR_EV_ENCODING;
 }
 
+/** Dead-letter reasons counted by name: the event-rejection codes, then "other". */
+#define JD_EV_REASONS (JD_ERR_EV_EMPTY - JD_ERR_EV_ENCODING + 2)
+
+/** @returns \p err's place among the JD_EV_REASONS (the last one: anything else). */
+static inline size_t jd_err_event_index(enum jd_err err)
+{
+    return jd_err_is_event(err) ? (size_t)(JD_ERR_EV_EMPTY - err) : JD_EV_REASONS - 1;
+}
+
 /**
  * @brief printf into an errstr buffer (NULL or size 0: no-op).
  * @returns \p err, so callers can write `return jd_errf(...)`.

@@ -304,9 +304,10 @@ static void status_rules(const struct admin_src *src, struct metrics_buf *b)
 static void status_events(const struct admin_src *src, struct metrics_buf *b)
 {
     const struct pipeline_counters *c = pipeline_counters(src->pipe);
+    const uint64_t *by = pipeline_dlq_reasons(src->pipe);
     uint64_t dlq = 0;
-    for (size_t i = 0; i < ADMIN_DLQ_REASONS; i++)
-        dlq += src->stats->dlq[i];
+    for (size_t i = 0; i < JD_EV_REASONS; i++)
+        dlq += by[i];
     metrics_printf(b,
                    "<h2>Events</h2><table><tr><th>applied</th><th>late</th><th>duplicate</th>"
                    "<th>too old</th><th>dead letters</th><th>batches</th></tr><tr><td>%llu</td>"
