@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "core/ts.h"
 #include "evaluate/engine.h"
+#include "evaluate/qcache.h"
 #include "evaluate/watermark.h"
 #include "publish/alertmsg.h"
 #include "store/store.h"
@@ -28,12 +29,15 @@
 #define EVALUATOR_TICK_BUDGET  256 /* ticks per run, so that consuming goes on meanwhile */
 #define EVALUATOR_HEARTBEAT    "JourneydHeartbeat"
 #define EVALUATOR_HEARTBEAT_MS 60000
+/* what one run may keep of what it read (qcache.h): hour and day chunks, series lists */
+#define EVALUATOR_CACHE_BYTES (64u << 20)
 
 struct evaluator {
     const struct config *cfg;
     struct ruleset *rs;
     struct engine *eng;
     struct store *store; /* its own connection */
+    struct qcache *qc;   /* in front of store, for one run of ticks */
     struct publish *pub;
     char owner[128];
     char url[512];
@@ -364,6 +368,7 @@ void evaluator_run(struct evaluator *ev)
     ev->produced = 0;
     uint64_t before = ev->st.ticks;
     evaluator_ticks(ev);
+    qcache_clear(ev->qc); /* batches are applied before the next run */
     if (!ev->leader || now < ev->next_try)
         return;         /* failed and handled */
     ev->backoff_ms = 0; /* the run went through: the next failure backs off afresh */
@@ -516,8 +521,13 @@ struct evaluator *evaluator_new(const struct config *cfg, struct ruleset *rs, st
     struct store_opts so;
     store_opts_from_config(&so, cfg);
     struct engine_opts eo = { cfg->kafka.topics.alerts, ev->url };
-    if (!(ev->store = store_new(&so, errstr, errstr_size)) ||
-        !(ev->eng = engine_new(rs, query_source_store(ev->store), &eo, errstr, errstr_size)))
+    if (!(ev->store = store_new(&so, errstr, errstr_size)))
+        goto fail;
+    if (!(ev->qc = qcache_new(query_source_store(ev->store), EVALUATOR_CACHE_BYTES))) {
+        jd_errf(JD_ERR_NOMEM, errstr, errstr_size, "out of memory");
+        goto fail;
+    }
+    if (!(ev->eng = engine_new(rs, qcache_source(ev->qc), &eo, errstr, errstr_size)))
         goto fail;
     return ev;
 fail:
@@ -543,6 +553,7 @@ void evaluator_destroy(struct evaluator *ev)
         store_lease_release(ev->store, ev->owner, ev->err, sizeof(ev->err));
     }
     engine_destroy(ev->eng);
+    qcache_destroy(ev->qc);
     store_destroy(ev->store);
     ruleset_destroy(ev->rs);
     free(ev->group_wall_ms);

@@ -229,17 +229,8 @@ static enum jd_err memwin_list(void *self, const char *type, struct store_series
         if (strcmp(m->types[t].name, type))
             continue;
         struct memwin_type *ty = &m->types[t];
-        struct store_series *v = ty->n ? calloc(ty->n, sizeof(*v)) : NULL;
-        if (ty->n && !v)
+        if (!store_series_dup(ty->series, ty->n, out))
             return jd_errf(JD_ERR_NOMEM, errstr, errstr_size, "out of memory");
-        for (size_t i = 0; i < ty->n; i++) {
-            v[i] = ty->series[i];
-            if (!(v[i].labels = strdup(ty->series[i].labels))) {
-                store_series_free(v, i);
-                return jd_errf(JD_ERR_NOMEM, errstr, errstr_size, "out of memory");
-            }
-        }
-        *out = v;
         *n = ty->n;
     }
     return JD_OK;

@@ -297,6 +297,12 @@ enum jd_err store_list_series(struct store *s, const char *type, struct store_se
 /** Free a list from store_list_series(); NULL is a no-op. */
 void store_series_free(struct store_series *list, size_t n);
 
+/**
+ * @brief Copy \p n series of \p list into a new list (free with store_series_free()).
+ * @returns false when out of memory (then *out is NULL).
+ */
+bool store_series_dup(const struct store_series *list, size_t n, struct store_series **out);
+
 /** A pipelined GET: fill key; the value comes back owned by the request. */
 struct store_get {
     char key[STORE_KEY_MAX];

@@ -93,6 +93,25 @@ void store_series_free(struct store_series *list, size_t n)
     free(list);
 }
 
+bool store_series_dup(const struct store_series *list, size_t n, struct store_series **out)
+{
+    struct store_series *v = n ? calloc(n, sizeof(*v)) : NULL;
+    *out = NULL;
+    if (n && !v)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(list[i].labels);
+        v[i] = list[i];
+        if (!(v[i].labels = malloc(len + 1))) {
+            store_series_free(v, i);
+            return false;
+        }
+        memcpy(v[i].labels, list[i].labels, len + 1);
+    }
+    *out = v;
+    return true;
+}
+
 enum jd_err store_get_many(struct store *s, struct store_get *gets, size_t n, char *errstr,
                            size_t errstr_size)
 {

@@ -42,14 +42,8 @@ static int setup(void **state)
     struct fixture *f = calloc(1, sizeof(*f));
     if (!f || redis_spawn_start(&f->redis) != 0)
         return -1;
-    struct store_opts o = { .url = f->redis.url,
-                            .prefix = "x",
-                            .connect_timeout_ms = 2000,
-                            .command_timeout_ms = 5000,
-                            .retention = { { 3 * JD_MS_DAY, 130 * JD_MS_DAY, 800 * JD_MS_DAY } } };
     struct store_claim c;
-    if (!(f->store = store_new(&o, err, sizeof(err))) ||
-        store_connect(f->store, err, sizeof(err)) != JD_OK ||
+    if (!(f->store = redis_spawn_store(&f->redis, "x", 3 * JD_MS_DAY)) ||
         store_claim(f->store, "ev", PART, "a", &c, err, sizeof(err)) != JD_OK)
         return -1;
     f->epoch = c.epoch;

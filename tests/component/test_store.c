@@ -39,16 +39,8 @@ struct fixture {
 
 static struct store *new_store(struct fixture *f, const char *prefix, int64_t minute_retention)
 {
-    char err[JD_ERRSTR_SIZE];
-    struct store_opts o = { .url = f->redis.url,
-                            .prefix = prefix,
-                            .connect_timeout_ms = 2000,
-                            .command_timeout_ms = 5000,
-                            .retention = {
-                                { minute_retention, 130 * JD_MS_DAY, 800 * JD_MS_DAY } } };
-    struct store *s = store_new(&o, err, sizeof(err));
+    struct store *s = redis_spawn_store(&f->redis, prefix, minute_retention);
     assert_non_null(s);
-    assert_int_equal(store_connect(s, err, sizeof(err)), JD_OK);
     return s;
 }
 

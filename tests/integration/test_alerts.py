@@ -180,22 +180,37 @@ try:
 
     # ---------------------------------------------------------------- 1
     # (developing: JD_CASES="3 6" runs only those cases, JD_SECTIONS="1" only section 1)
+    # The cases are independent (own topics, prefixes and groups in one Redis and one
+    # broker), so they run three at a time; their checks are reported in case order.
     only = [int(x) for x in os.environ.get("JD_CASES", "").split()] or range(1, ncases + 1)
     sections = os.environ.get("JD_SECTIONS", "1234")
-    for k in (only if "1" in sections else []):
+
+    def run_case(k, topic, alerts, prefix, group):
+        t0 = time.time()
         path = os.path.join(evdir, f"{k}.ndjson")
         evs = events_of(path)
-        want = replay(path, f"c{k}.alerts")
-        jt.produce(broker.bootstrap, f"c{k}", as_msgs(evs))
-        j = setup_instance(os.path.join(work, f"c{k}"), broker, redis, f"c{k}", f"g{k}", f"c{k}",
-                           f"c{k}.alerts")
+        want = replay(path, alerts)
+        jt.produce(broker.bootstrap, topic, as_msgs(evs))
+        j = setup_instance(os.path.join(work, prefix), broker, redis, prefix, group, topic, alerts)
         j.start(exit_on_eof=True)
         rc = j.wait(timeout=300)
+        got, beats = alerts_on(broker.bootstrap, alerts) if rc == 0 else ([], [])
+        return evs, want, rc, j.tail(), got, beats, time.time() - t0
+
+    from concurrent.futures import ThreadPoolExecutor
+    pool = ThreadPoolExecutor(max_workers=3)
+    jobs = {k: pool.submit(run_case, k, f"c{k}", f"c{k}.alerts", f"c{k}", f"g{k}")
+            for k in (only if "1" in sections else [])}
+    if "2" in sections:
+        # section 2's reference: a single instance over case 11's events, own prefix and group
+        jobs["one"] = pool.submit(run_case, 11, "two", "two.alerts.one", "one", "one")
+    for k in (only if "1" in sections else []):
+        evs, want, rc, tail, got, beats, secs = jobs[k].result()
         if not tap.ok(rc == 0, f"case {k}: journeyd consumed {len(evs)} events and exited 0",
-                      j.tail()):
+                      tail):
             continue
-        got, beats = alerts_on(broker.bootstrap, f"c{k}.alerts")
         check_same(got, want, f"case {k}")
+        tap.diag(f"case {k}: {secs:.1f} s")
         if k == 3 and got:
             hdrs = got[0][2]
             a = json.loads(got[0][1])["alerts"][0]
@@ -218,19 +233,13 @@ try:
     # ---------------------------------------------------------------- 2
     if "2" not in sections:
         raise SystemExit
-    # the longest seed timeline (case 11), paced, into two instances of one group
+    # the longest seed timeline (case 11), into two instances of one group (the reference,
+    # a single instance over the same topic, ran with section 1)
     path = os.path.join(evdir, "11.ndjson")
-    evs = events_of(path)
-    want = replay(path, "two.alerts.one")
     want2 = replay(path, "two.alerts.two")
-    msgs = as_msgs(evs)
-    # reference: a single instance over the same topic, own prefix and group
-    jt.produce(broker.bootstrap, "two", msgs)
-    one = setup_instance(os.path.join(work, "one"), broker, redis, "one", "one", "two",
-                         "two.alerts.one")
-    one.start(exit_on_eof=True)
-    tap.ok(one.wait(timeout=300) == 0, "reference instance exited 0", one.tail())
-    ref, _ = alerts_on(broker.bootstrap, "two.alerts.one")
+    _, want, rc, tail, ref, _, _ = jobs["one"].result()
+    pool.shutdown()
+    tap.ok(rc == 0, "reference instance exited 0", tail)
     check_same(ref, want, "one instance")
 
     # a takeover waits out the session timeout (6 s) before the partitions move: the

@@ -3,6 +3,9 @@
  */
 #include "redis_spawn.h"
 
+#include "core/ts.h"
+#include "store/store.h"
+
 #include <errno.h>
 #include <hiredis/hiredis.h>
 #include <signal.h>
@@ -128,4 +131,23 @@ struct redisContext *redis_spawn_connect(const struct redis_spawn *r)
         exit(1);
     }
     return c;
+}
+
+struct store *redis_spawn_store(const struct redis_spawn *r, const char *prefix,
+                                int64_t minute_retention_ms)
+{
+    char err[JD_ERRSTR_SIZE];
+    struct store_opts o = { .url = r->url,
+                            .prefix = prefix,
+                            .connect_timeout_ms = 2000,
+                            .command_timeout_ms = 5000,
+                            .retention = {
+                                { minute_retention_ms, 130 * JD_MS_DAY, 800 * JD_MS_DAY } } };
+    struct store *s = store_new(&o, err, sizeof(err));
+    if (!s || store_connect(s, err, sizeof(err)) != JD_OK) {
+        fprintf(stderr, "redis_spawn_store: %s\n", err);
+        store_destroy(s);
+        return NULL;
+    }
+    return s;
 }

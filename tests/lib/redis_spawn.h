@@ -10,6 +10,7 @@
 #define JD_TEST_REDIS_SPAWN_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 struct redis_spawn {
@@ -33,6 +34,16 @@ int redis_spawn_restart(struct redis_spawn *r);
  *        free with redisFree(). Fails the process on error.
  */
 struct redisContext *redis_spawn_connect(const struct redis_spawn *r);
+
+struct store;
+
+/**
+ * @brief A store on \p r under \p prefix, connected, keeping minute buckets
+ *        \p minute_retention_ms (hours 130 days, days 800); free with
+ *        store_destroy(). @returns NULL with a message on stderr.
+ */
+struct store *redis_spawn_store(const struct redis_spawn *r, const char *prefix,
+                                int64_t minute_retention_ms);
 
 /** Stop it and remove its directory. */
 void redis_spawn_stop(struct redis_spawn *r);
