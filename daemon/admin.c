@@ -221,6 +221,10 @@ static void admin_metrics(struct metrics_buf *b, const struct admin_src *s)
                   (double)store_round_trips(s->store));
     admin_gauge(b, "journeyd_redis_up", "1 while the pipeline's Redis connection is up.",
                 store_is_connected(s->store));
+    admin_counter(b, "journeyd_redis_state_lost_total",
+                  "Partitions Redis had no record of though this group had consumed them (Redis "
+                  "came back empty): re-read from the earliest offset Kafka holds.",
+                  (double)st->state_lost);
     admin_metrics_kafka(b, s);
     admin_metrics_rules(b, s);
     admin_gauge(b, "journeyd_config_last_reload_successful",

@@ -24,6 +24,7 @@ struct admin_stats {
     struct metrics_hist batch_seconds; /**< one batch: first message to sent */
     struct metrics_hist flush_seconds; /**< one atomic flush: sent to its outcome */
     uint64_t reloads, reload_failures;
+    uint64_t state_lost; /**< partitions found missing from Redis though the group consumed them */
     bool last_reload_ok;
     int64_t last_reload_ms;     /**< wall ms of the last successful (re)load of the rules */
     int64_t last_reload_try_ms; /**< wall ms of the last attempt */

@@ -157,8 +157,24 @@ static enum jd_err loop_claim_one(struct loop *l, int32_t part)
     enum jd_err e = pipeline_claim(l->pipe, part, &offset, l->err, sizeof(l->err));
     if (!e && offset < 0) {
         /* first owner ever: pick the start from Kafka and record it before reading */
+        int64_t committed;
         how = "first_claim";
-        e = consume_start_offset(l->cons, part, &offset, l->err, sizeof(l->err));
+        e = consume_start_offset(l->cons, part, &offset, &committed, l->err, sizeof(l->err));
+        if (!e && committed >= 0) {
+            /* the group read it before: Redis came back empty (or is another Redis) */
+            how = "redis_state_lost";
+            l->stats.state_lost++;
+            log_error("loop",
+                      "Redis has no record of a partition this group has consumed: Redis lost "
+                      "its state; re-reading what Kafka still holds",
+                      "partition=%d committed_offset=%lld resume_offset=%lld", (int)part,
+                      (long long)committed, (long long)offset);
+            if (offset > 0)
+                log_warn("loop",
+                         "Kafka no longer holds the start of this partition: windows before "
+                         "its first retained event are incomplete",
+                         "partition=%d first_offset=%lld", (int)part, (long long)offset);
+        }
         if (!e)
             e = pipeline_pin(l->pipe, part, &offset, l->err, sizeof(l->err));
     }

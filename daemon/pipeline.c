@@ -540,7 +540,6 @@ enum jd_err pipeline_recv(struct pipeline *p, char *errstr, size_t errstr_size)
     enum jd_err err =
         store_flush_recv(p->store, p->refused, p->caprefused, &nrefused, errstr, errstr_size);
     p->inflight = NULL;
-    p->c.batches++;
     if (err) {
         if (err == JD_ERR_GAP || err == JD_ERR_FENCED)
             p->c.refused++;
@@ -565,6 +564,7 @@ enum jd_err pipeline_recv(struct pipeline *p, char *errstr, size_t errstr_size)
         p->c.too_old += bp->too_old;
         p->c.late += bp->late;
     }
+    p->c.batches++;
     for (size_t i = 0; i < JD_EV_REASONS; i++)
         p->dlq[i] += b->dlq[i];
     p->c.ok += batch_tally(b, p->events, p->spend);

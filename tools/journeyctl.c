@@ -446,10 +446,19 @@ static int ctl_broker(int argc, char **argv)
     sa.sa_handler = ctl_on_signal;
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
-    /* runs until stdin closes (the parent went away) or a signal */
-    char buf[256];
-    while (!ctl_stop && read(0, buf, sizeof(buf)) > 0)
-        ;
+    /* runs until stdin closes (the parent went away) or a signal; each line read is a
+     * fault command (broker.h), answered "ok" or "error: ..." on stdout */
+    char line[512];
+    while (!ctl_stop && fgets(line, sizeof(line), stdin)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        if (!line[0])
+            continue;
+        if (broker_fault(b, line, err, sizeof(err)))
+            printf("error: %s\n", err);
+        else
+            printf("ok\n");
+        fflush(stdout);
+    }
     broker_destroy(b);
     return 0;
 }

@@ -9,6 +9,7 @@
 
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,6 +70,78 @@ enum jd_err broker_create_topic(struct broker *b, const char *topic, int partiti
 const char *broker_bootstraps(const struct broker *b)
 {
     return rd_kafka_mock_cluster_bootstraps(b->mcluster);
+}
+
+/* ------------------------------------------------------------ faults */
+
+static const struct {
+    const char *name;
+    int16_t key;
+} broker_apis[] = {
+    { "Produce", 0 },      { "Fetch", 1 },       { "ListOffsets", 2 },      { "Metadata", 3 },
+    { "OffsetCommit", 8 }, { "OffsetFetch", 9 }, { "FindCoordinator", 10 }, { "JoinGroup", 11 },
+    { "Heartbeat", 12 },   { "LeaveGroup", 13 }, { "SyncGroup", 14 },
+};
+
+static bool broker_api(const char *name, int16_t *key)
+{
+    for (size_t i = 0; i < sizeof(broker_apis) / sizeof(broker_apis[0]); i++)
+        if (!strcmp(broker_apis[i].name, name)) {
+            *key = broker_apis[i].key;
+            return true;
+        }
+    return false;
+}
+
+static bool broker_err(const char *name, rd_kafka_resp_err_t *err)
+{
+    const struct rd_kafka_err_desc *d;
+    size_t n;
+    rd_kafka_get_err_descs(&d, &n);
+    for (size_t i = 0; i < n; i++)
+        if (d[i].name && !strcmp(d[i].name, name)) {
+            *err = d[i].code;
+            return true;
+        }
+    return false;
+}
+
+enum jd_err broker_fault(struct broker *b, const char *line, char *errstr, size_t errstr_size)
+{
+    char verb[32], a[256], c[64];
+    int id, n;
+    int16_t key;
+    rd_kafka_resp_err_t err;
+    rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
+
+    if (sscanf(line, "%31s", verb) != 1)
+        return jd_errf(JD_ERR_INVALID, errstr, errstr_size, "empty command");
+    if (!strcmp(verb, "down") && sscanf(line, "%*s %d", &id) == 1)
+        e = rd_kafka_mock_broker_set_down(b->mcluster, id);
+    else if (!strcmp(verb, "up") && sscanf(line, "%*s %d", &id) == 1)
+        e = rd_kafka_mock_broker_set_up(b->mcluster, id);
+    else if (!strcmp(verb, "rtt") && sscanf(line, "%*s %d %d", &id, &n) == 2)
+        e = rd_kafka_mock_broker_set_rtt(b->mcluster, id, n);
+    else if (!strcmp(verb, "errors") && sscanf(line, "%*s %255s %d %63s", a, &n, c) == 3) {
+        if (!broker_api(a, &key))
+            return jd_errf(JD_ERR_INVALID, errstr, errstr_size, "unknown API %s", a);
+        if (!broker_err(c, &err))
+            return jd_errf(JD_ERR_INVALID, errstr, errstr_size, "unknown error %s", c);
+        if (n < 1 || n > 1000)
+            return jd_errf(JD_ERR_INVALID, errstr, errstr_size, "count %d not in 1..1000", n);
+        rd_kafka_resp_err_t errs[1000];
+        for (int i = 0; i < n; i++)
+            errs[i] = err;
+        rd_kafka_mock_push_request_errors_array(b->mcluster, key, (size_t)n, errs);
+    } else if (!strcmp(verb, "leader") && sscanf(line, "%*s %255s %d %d", a, &n, &id) == 3)
+        e = rd_kafka_mock_partition_set_leader(b->mcluster, a, n, id);
+    else if (!strcmp(verb, "coordinator") && sscanf(line, "%*s %255s %d", a, &id) == 2)
+        e = rd_kafka_mock_coordinator_set(b->mcluster, "group", a, id);
+    else
+        return jd_errf(JD_ERR_INVALID, errstr, errstr_size, "cannot read command: %s", line);
+    if (e)
+        return jd_errf(JD_ERR_INVALID, errstr, errstr_size, "%s: %s", verb, rd_kafka_err2str(e));
+    return JD_OK;
 }
 
 void broker_destroy(struct broker *b)

@@ -255,7 +255,7 @@ uint32_t consume_assignment_gen(const struct consume *c, int32_t partition)
 }
 
 enum jd_err consume_start_offset(struct consume *c, int32_t partition, int64_t *offset,
-                                 char *errstr, size_t errstr_size)
+                                 int64_t *committed, char *errstr, size_t errstr_size)
 {
     int64_t lo, hi;
     rd_kafka_resp_err_t e =
@@ -263,7 +263,17 @@ enum jd_err consume_start_offset(struct consume *c, int32_t partition, int64_t *
     if (e)
         return jd_errf(JD_ERR_KAFKA, errstr, errstr_size, "watermarks of %s [%d]: %s", c->topic,
                        (int)partition, rd_kafka_err2str(e));
-    *offset = c->start_at_end ? hi : lo;
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_add(l, c->topic, partition);
+    e = rd_kafka_committed(c->rk, l, CONSUME_TIMEOUT_MS);
+    if (!e)
+        e = tp->err;
+    *committed = tp->offset >= 0 ? tp->offset : -1;
+    rd_kafka_topic_partition_list_destroy(l);
+    if (e)
+        return jd_errf(JD_ERR_KAFKA, errstr, errstr_size, "committed offset of %s [%d]: %s",
+                       c->topic, (int)partition, rd_kafka_err2str(e));
+    *offset = c->start_at_end && *committed < 0 ? hi : lo;
     return JD_OK;
 }
 

@@ -48,12 +48,16 @@ uint64_t consume_assignment_version(const struct consume *c);
 uint32_t consume_assignment_gen(const struct consume *c, int32_t partition);
 
 /**
- * @brief Where a partition with no stored offset starts: the log's low
- *        watermark, or its high one when auto.offset.reset says latest.
- *        Asks the broker (blocks up to 5 s).
+ * @brief Where a partition Redis has no record of starts: the log's low
+ *        watermark, or its high one when auto.offset.reset says latest —
+ *        unless the group has committed an offset for it (\p committed, else
+ *        -1): then this group consumed it before and Redis lost what it
+ *        applied, so it starts at the low watermark whatever the reset
+ *        policy, re-reading rather than skipping. Asks the broker (blocks up
+ *        to 5 s per question).
  */
 enum jd_err consume_start_offset(struct consume *c, int32_t partition, int64_t *offset,
-                                 char *errstr, size_t errstr_size);
+                                 int64_t *committed, char *errstr, size_t errstr_size);
 
 /**
  * @brief Seek \p partition to \p offset (-1: the beginning) and resume

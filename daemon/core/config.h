@@ -153,7 +153,8 @@ enum jd_err config_apply_env(struct config *cfg, char *const *envp, char *errstr
 
 /**
  * @brief Set one key from text, as a flag does ("kafka.group", "g1").
- *        Lists take comma-separated values; maps take "k=v" and add/replace one entry.
+ *        Lists take comma-separated values; maps take "k=v" and add/replace one entry,
+ *        or name it below the map ("kafka.consumer.fetch.wait.max.ms", "10").
  */
 enum jd_err config_set(struct config *cfg, const char *name, const char *value, char *errstr,
                        size_t errstr_size);

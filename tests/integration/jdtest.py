@@ -71,15 +71,17 @@ class Tap:
 
 
 class Redis:
-    def __init__(self, workdir):
+    def __init__(self, workdir, fsync="everysec"):
         self.dir = workdir
         self.sock = os.path.join(workdir, "redis.sock")
         self.url = "unix://" + self.sock
         self.proc = None
+        # DEBUG RELOAD lets test_faults put Redis back to an older snapshot in place
         with open(os.path.join(workdir, "redis.conf"), "w") as f:
             f.write(f"port 0\nunixsocket {self.sock}\nunixsocketperm 700\ndir {workdir}\n"
                     f"logfile {workdir}/redis.log\nsave \"\"\nappendonly yes\n"
-                    "appendfsync everysec\nmaxmemory-policy noeviction\n")
+                    f"appendfsync {fsync}\nmaxmemory-policy noeviction\n"
+                    "enable-debug-command local\n")
 
     def start(self):
         if os.path.exists(self.sock):
@@ -107,8 +109,8 @@ class Redis:
 
 
 class Broker:
-    def __init__(self, partitions, topics):
-        args = [JOURNEYCTL, "broker", "--partitions", str(partitions)]
+    def __init__(self, partitions, topics, brokers=1):
+        args = [JOURNEYCTL, "broker", "--partitions", str(partitions), "--brokers", str(brokers)]
         for t in topics:
             args += ["--topic", t]
         self.proc = spawn(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
@@ -116,6 +118,14 @@ class Broker:
         if not line.startswith("BROKERS="):
             raise RuntimeError(f"broker did not start: {line!r}")
         self.bootstrap = line.split("=", 1)[1]
+
+    def fault(self, cmd):
+        """One mock-cluster fault command (journeyctl broker's stdin; broker.h)."""
+        self.proc.stdin.write(cmd + "\n")
+        self.proc.stdin.flush()
+        reply = self.proc.stdout.readline().strip()
+        if reply != "ok":
+            raise RuntimeError(f"broker fault {cmd!r}: {reply}")
 
     def stop(self):
         self.proc.stdin.close()
@@ -436,6 +446,21 @@ def read_topic(bootstrap, topic):
     # payloads are arbitrary bytes: keep them recoverable with surrogateescape
     text = r.stdout.decode("utf-8", "surrogateescape")
     return [json.loads(l) for l in text.splitlines() if l.strip()]
+
+
+def alerts_on(bootstrap, topic):
+    """(key, value, headers) of every alert message but the heartbeat, via kcat."""
+    out, beats = [], []
+    for m in read_topic(bootstrap, topic):
+        v = m.get("payload") or ""
+        doc = json.loads(v)
+        name = doc["alerts"][0]["labels"]["alertname"]
+        hdrs = {}
+        h = m.get("headers") or []
+        for i in range(0, len(h) - 1, 2):
+            hdrs[h[i]] = h[i + 1]
+        (beats if name == "JourneydHeartbeat" else out).append((m.get("key"), v, hdrs))
+    return out, beats
 
 
 def payload_bytes(msg):

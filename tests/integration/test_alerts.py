@@ -38,7 +38,6 @@ RULES = [os.path.join(SRC, "rules", f) for f in ("growth-daily.yaml", "growth-op
 TESTS = [os.path.join(SRC, "rules", "tests", f)
          for f in ("growth-daily.test.yaml", "growth-ops.test.yaml")]
 URL = "http://journeyd.test:9464"
-HEARTBEAT = "JourneydHeartbeat"
 
 tap = jt.Tap()
 work = jt.workdir("alerts")
@@ -72,21 +71,6 @@ def replay(path, alerts_topic, lateness="0s"):
     if r.returncode:
         raise RuntimeError(f"replay {path}: {r.stderr}")
     return [l for l in r.stdout.splitlines() if l.strip()]
-
-
-def alerts_on(bootstrap, topic):
-    """(key, value, headers) of every alert message but the heartbeat, via kcat."""
-    out, beats = [], []
-    for m in jt.read_topic(bootstrap, topic):
-        v = m.get("payload") or ""
-        doc = json.loads(v)
-        name = doc["alerts"][0]["labels"]["alertname"]
-        hdrs = {}
-        h = m.get("headers") or []
-        for i in range(0, len(h) - 1, 2):
-            hdrs[h[i]] = h[i + 1]
-        (beats if name == HEARTBEAT else out).append((m.get("key"), v, hdrs))
-    return out, beats
 
 
 def check_same(got, want, name):
@@ -147,7 +131,7 @@ def quiet_partition():
                         "user_id": f"u{i}", "event_id": f"t{part}-{i}", "channel": "web"})
         i += 1
         time.sleep(0.3)
-        got, _ = alerts_on(broker.bootstrap, "quiet.alerts")
+        got, _ = jt.alerts_on(broker.bootstrap, "quiet.alerts")
         fired = any(json.loads(v)["alerts"][0]["labels"]["alertname"] == "QuietMarker"
                     for _, v, _ in got)
     tap.ok(fired, "quiet partition: the tick after its only event is evaluated while it is "
@@ -194,7 +178,7 @@ try:
         j = setup_instance(os.path.join(work, prefix), broker, redis, prefix, group, topic, alerts)
         j.start(exit_on_eof=True)
         rc = j.wait(timeout=300)
-        got, beats = alerts_on(broker.bootstrap, alerts) if rc == 0 else ([], [])
+        got, beats = jt.alerts_on(broker.bootstrap, alerts) if rc == 0 else ([], [])
         return evs, want, rc, j.tail(), got, beats, time.time() - t0
 
     from concurrent.futures import ThreadPoolExecutor
@@ -264,14 +248,14 @@ try:
     start = time.time()
     got = []
     while time.time() < start + 300:
-        got, _ = alerts_on(broker.bootstrap, "two.alerts.two")
+        got, _ = jt.alerts_on(broker.bootstrap, "two.alerts.two")
         if len({(k, json.loads(v)["alerts"][0]["seq"]) for k, v, _ in got}) >= len(want):
             break
         time.sleep(1)
     tap.diag(f"instance B delivered the alerts {time.time() - start:.0f} s after taking over")
     b.proc.send_signal(signal.SIGTERM)
     tap.ok(b.wait(timeout=60) == 0, "instance B stopped cleanly on SIGTERM", b.tail())
-    got, _ = alerts_on(broker.bootstrap, "two.alerts.two")
+    got, _ = jt.alerts_on(broker.bootstrap, "two.alerts.two")
     uniq = {}
     same = True
     for k, v, _ in got:
@@ -298,7 +282,7 @@ try:
     s = setup_instance(os.path.join(work, "st"), broker, redis, "st", "st", "st", "st.alerts")
     s.start(exit_on_eof=True)
     tap.ok(s.wait(timeout=300) == 0, "first half consumed", s.tail())
-    first, _ = alerts_on(broker.bootstrap, "st.alerts")
+    first, _ = jt.alerts_on(broker.bootstrap, "st.alerts")
     tap.ok(len(first) >= 2, f"the alert fired before the restart ({len(first)} messages)")
     # a restart, then the rest: no re-pending, no re-firing: the union is the replay
     jt.produce(broker.bootstrap, "st", as_msgs(rest))
@@ -321,7 +305,7 @@ try:
     tap.ok(open(s.log).read().count("rules loaded") >= 2, "SIGHUP with good files: rules swapped")
     end = time.time() + 120
     while time.time() < end:
-        got, _ = alerts_on(broker.bootstrap, "st.alerts")
+        got, _ = jt.alerts_on(broker.bootstrap, "st.alerts")
         if len(got) >= len(want):
             break
         time.sleep(1)
@@ -332,7 +316,7 @@ try:
     time.sleep(3)
     s.proc.send_signal(signal.SIGTERM)
     tap.ok(s.wait(timeout=60) == 0, "stopped cleanly", s.tail())
-    got, _ = alerts_on(broker.bootstrap, "st.alerts")
+    got, _ = jt.alerts_on(broker.bootstrap, "st.alerts")
     tap.eq(sorted(v for _, v, _ in got), sorted(want),
            "restart + reload + a late event: exactly the replay's messages, none re-sent")
     late_n = redis.cli("HGET", "{st}:stats", "late").strip()

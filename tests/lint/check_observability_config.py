@@ -32,6 +32,7 @@ JOURNEYD_METRICS = {
     "journeyd_batches_refused_total",
     "journeyd_redis_round_trips_total",
     "journeyd_redis_up",
+    "journeyd_redis_state_lost_total",
     "journeyd_kafka_partitions_assigned",
     "journeyd_kafka_consumer_lag",
     "journeyd_watermark_timestamp_seconds",

@@ -997,6 +997,15 @@ static void test_set(void **state)
     assert_string_equal(err, "kafka.consumer: expected key=value, got '=v'");
     assert_int_equal(config_set(cfg, "kafka.consumer", "novalue", err, sizeof(err)), JD_ERR_CONFIG);
     assert_int_equal(cfg->kafka.consumer.n, 3);
+    /* or named below the map, as --set kafka.consumer.fetch.wait.max.ms=10 */
+    assert_int_equal(config_set(cfg, "kafka.consumer.fetch.wait.max.ms", "10", err, sizeof(err)),
+                     JD_OK);
+    assert_int_equal(config_set(cfg, "kafka.consumer.a", "3", err, sizeof(err)), JD_OK);
+    assert_int_equal(cfg->kafka.consumer.n, 4);
+    assert_string_equal(config_map_get(&cfg->kafka.consumer, "fetch.wait.max.ms"), "10");
+    assert_string_equal(config_map_get(&cfg->kafka.consumer, "a"), "3");
+    assert_int_equal(config_set(cfg, "kafka.consumer.", "1", err, sizeof(err)), JD_ERR_CONFIG);
+    assert_int_equal(config_set(cfg, "kafka.consumerx.a", "1", err, sizeof(err)), JD_ERR_CONFIG);
 
     /* unknown keys get a suggestion when one is close */
     assert_int_equal(config_set(cfg, "kafka.brokerz", "x", err, sizeof(err)), JD_ERR_CONFIG);
