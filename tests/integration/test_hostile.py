@@ -15,7 +15,10 @@ kcat:
 - every valid message (a null key included) is counted, none lost;
 - journeyd's resident memory after the last rounds is within a few MB of
   what it was after the first ones (no growth per bad message), and the
-  daemon never stopped.
+  daemon never stopped;
+- user-controlled strings that look like key syntax, hash tags, globs or
+  other keys (as user_id, channel and props) never appear in a Redis key,
+  and each comes back from a query as its own series, byte for byte.
 
 The figures (kinds, messages, RSS) are printed as TAP diagnostics.
 """
@@ -218,6 +221,32 @@ try:
         tap.ok(len(got) == sent_bad[kind] and all(g == (reason, True) for g in got),
                f"{kind}: {sent_bad[kind]} x to the DLQ as {reason}, with a detail",
                f"got {sorted(set(got))} x {len(got)}")
+    # Key safety: user-controlled strings (user_id, channel, props) that look like key
+    # syntax, hash tags, globs or other keys never reach a Redis key (users are hashed,
+    # labels live in series ids), and label values come back exactly, none merged.
+    hostile = ["ZQX:a:b", "{ZQX}", "ZQX*?[]", "ZQX }{ :{h}:stats", "ZQX\u00e9\U0001f600\u4e2d",
+               "ZQX" + "y" * 61, "ZQX\\", "ZQX\"q\"", "ZQX%s%n", "ZQX:h}:p:journey.events:0",
+               "j:journey.events:0:ZQX", "ZQX\u202e"]
+    msgs = []
+    for i, h in enumerate(hostile):
+        for k in range(i + 1):
+            msgs.append({"key": h.encode(), "headers": None, "value": json.dumps(
+                {"event_id": f"key-{i}-{k}", "type": "lead", "ts": TS, "user_id": h,
+                 "channel": h, "props": {"device": h}}).encode()})
+    jt.produce(broker.bootstrap, "journey.events", msgs)
+    sent_ok += len(msgs)
+    got = wait_applied(sent_ok, sum(sent_bad.values()))
+    tap.eq(got, (sent_ok, sum(sent_bad.values())),
+           f"key safety: {len(msgs)} events with {len(hostile)} hostile strings all applied")
+    keys = redis.cli("--scan", "--pattern", "*").splitlines()
+    tap.ok(keys and all(k.startswith("{h}:") for k in keys),
+           f"key safety: all {len(keys)} Redis keys are under the prefix",
+           [k for k in keys if not k.startswith("{h}:")][:5])
+    tap.eq([k for k in keys if "ZQX" in k], [], "key safety: no user-controlled string in a key")
+    vec = jd.query_vector("count by (channel) (lead[1d])", TS - TS % 3600000 + 3600000)
+    got = {dict(k).get("channel"): v for k, v in vec.items() if "ZQX" in dict(k).get("channel", "")}
+    tap.eq(got, {h: str(i + 1) for i, h in enumerate(hostile)},
+           "key safety: every hostile channel counted apart, its value byte for byte")
     jd.proc.send_signal(signal.SIGTERM)
     tap.ok(jd.wait(timeout=60) == 0, "journeyd stopped cleanly", jd.tail())
 except Exception as e:  # report, never hang
