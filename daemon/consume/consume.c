@@ -296,8 +296,15 @@ enum jd_err consume_seek_resume(struct consume *c, int32_t partition, int64_t of
                       rd_kafka_err2str(tp->err));
     } else {
         rd_kafka_resume_partitions(c->rk, l);
+        /* librdkafka reports a partition's end once per offset: if a fetch that raced the
+         * pause on assignment reported it already, a seek back to that very offset gets
+         * no second report, so a partition resumed at its end is marked so here */
+        int64_t lo, hi;
         if (partition >= 0 && partition < CONSUME_MAX_PARTS)
-            c->at_eof[partition] = false;
+            c->at_eof[partition] = offset >= 0 &&
+                                   !rd_kafka_query_watermark_offsets(
+                                       c->rk, c->topic, partition, &lo, &hi, CONSUME_TIMEOUT_MS) &&
+                                   offset >= hi;
     }
     rd_kafka_topic_partition_list_destroy(l);
     return ret;

@@ -61,7 +61,8 @@ enum jd_err consume_start_offset(struct consume *c, int32_t partition, int64_t *
 
 /**
  * @brief Seek \p partition to \p offset (-1: the beginning) and resume
- *        fetching it (blocks up to 5 s).
+ *        fetching it (blocks up to 5 s, and as long again to learn whether
+ *        \p offset is the end of the log).
  */
 enum jd_err consume_seek_resume(struct consume *c, int32_t partition, int64_t offset, char *errstr,
                                 size_t errstr_size);
