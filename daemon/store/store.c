@@ -174,8 +174,13 @@ enum jd_err store_addr_parse(const char *url, struct store_addr *out, char *errs
     char shown[1024]; /* the URL as messages may show it: without its password */
     config_redact_url(url, shown, sizeof(shown));
     if (strncmp(url, "redis://", 8))
-        return jd_errf(JD_ERR_CONFIG, errstr, errstr_size,
-                       "redis.url: '%s' must start with redis:// or unix://", shown);
+        /* without its scheme the URL cannot be redacted: it is not shown if it may hold one */
+        return strchr(url, '@')
+                   ? jd_errf(JD_ERR_CONFIG, errstr, errstr_size,
+                             "redis.url must start with redis:// or unix:// (not "
+                             "shown: it may hold a password)")
+                   : jd_errf(JD_ERR_CONFIG, errstr, errstr_size,
+                             "redis.url: '%s' must start with redis:// or unix://", shown);
     const char *p = url + 8, *at = strrchr(p, '@');
     if (at) {
         const char *colon = memchr(p, ':', (size_t)(at - p));

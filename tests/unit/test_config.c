@@ -1480,7 +1480,9 @@ static void test_redis_url_auth(void **state)
     assert_string_equal(shown, "unix:///run/a@b/redis.sock");
     /* errors about a URL never repeat its password */
     static const char *const bad[] = { "redis://jd:s3cret@h:99999", "redis://jd:s3cret@h/x",
-                                       "redis://jd:s3cret@", "http://jd:s3cret@h" };
+                                       "redis://jd:s3cret@", "http://jd:s3cret@h",
+                                       /* typos of the scheme the redaction cannot parse */
+                                       "redis:/:s3cret@h", "redis:jd:s3cret@h", "s3cret@h" };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct store_addr a;
         char err[256];
