@@ -722,7 +722,7 @@ enum jd_err event_decode(struct event_decoder *d, const void *buf, size_t len,
             msgpack = false;
         else if (!(msgpack = (b[0] >= 0x80 && b[0] <= 0x8f) || b[0] == 0xde || b[0] == 0xdf) &&
                  !event_json_start(b[0]))
-            return b[0] == 0xef
+            return len >= 3 && b[0] == 0xef && b[1] == 0xbb && b[2] == 0xbf
                        ? jd_errf(JD_ERR_EV_ENCODING, errstr, errstr_size,
                                  "a byte order mark before JSON (RFC 8259 forbids it)")
                        : jd_errf(JD_ERR_EV_ENCODING, errstr, errstr_size,

@@ -463,6 +463,17 @@ def alerts_on(bootstrap, topic):
     return out, beats
 
 
+def dead_letter_sources(bootstrap, topic):
+    """{(partition, offset)} of the source messages of a DLQ topic's dead letters."""
+    seen = set()
+    for d in read_topic(bootstrap, topic):
+        h = d["headers"] or []
+        if "journeyd.source.offset" in h:
+            seen.add((h[h.index("journeyd.source.partition") + 1],
+                      h[h.index("journeyd.source.offset") + 1]))
+    return seen
+
+
 def payload_bytes(msg):
     """The original bytes of a message read by read_topic()."""
     p = msg.get("payload")

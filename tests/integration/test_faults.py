@@ -84,13 +84,7 @@ def log_count(jd, text):
 
 
 def dead_letters(broker, topic):
-    seen = set()
-    for d in jt.read_topic(broker.bootstrap, topic + ".dlq"):
-        h = d["headers"]
-        if "journeyd.source.offset" in h:
-            seen.add((h[h.index("journeyd.source.partition") + 1],
-                      h[h.index("journeyd.source.offset") + 1]))
-    return seen
+    return jt.dead_letter_sources(broker.bootstrap, topic + ".dlq")
 
 
 def same_alerts(broker, topic, jd, ref, label):

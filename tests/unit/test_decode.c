@@ -524,6 +524,7 @@ static const struct dcase flat_err[] = {
     ERR("unquoted member name", "{event_id:'e1'}", "json_syntax", "member name"),
     ERR("whitespace only", "  \n\t", "json_syntax", "end of input"),
     ERR("bare word", "event", "bad_encoding", "first byte 0x65"),
+    ERR("0xef without the rest of a byte order mark", "\xef{}", "bad_encoding", "first byte 0xef"),
     ERR("a bare JSON value", "null", "not_object", "JSON object"),
     ERR("binary", "\x01\x02", "bad_encoding", "neither JSON nor a MessagePack map"),
     ERR("invalid literal", LEAD ",'a':tru}", "json_syntax", "literal"),
