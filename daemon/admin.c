@@ -7,6 +7,8 @@
  */
 #include "admin.h"
 
+#include "aggregate/card.h"
+
 #include "attribute/attr.h"
 #include "attribute/model.h"
 #include "core/jd.h"
@@ -83,6 +85,47 @@ static void admin_metrics_events(struct metrics_buf *b, const struct admin_src *
     }
 }
 
+static int admin_by_series(const void *x, const void *y, void *ctx)
+{
+    size_t nx, ny;
+    card_type_at(ctx, *(const size_t *)x, &nx);
+    card_type_at(ctx, *(const size_t *)y, &ny);
+    return nx != ny ? (nx > ny ? -1 : 1) : 0;
+}
+
+/* The cardinality guard (card.h): how close each type is to its limit. */
+static void admin_metrics_series(struct metrics_buf *b, const struct admin_src *s)
+{
+    const struct card *c = pipeline_card(s->pipe);
+    size_t nt = card_ntypes(c), *order = nt ? malloc(nt * sizeof(*order)) : NULL;
+    admin_gauge(b, "journeyd_types",
+                "Event types in Redis's series index, as this instance knows it.", (double)nt);
+    admin_gauge(b, "journeyd_types_limit",
+                "limits.types: events of a type beyond it are dead letters.",
+                (double)card_max_types(c));
+    admin_gauge(
+        b, "journeyd_series_limit",
+        "limits.series_per_type: an event that would add a series beyond it is a dead letter.",
+        (double)card_max_series(c));
+    metrics_family(
+        b, "journeyd_series", "gauge",
+        "Series (label sets) of the event type in Redis's series index, as this instance "
+        "knows it (read every 10 s, plus what it made since); the limits.metric_labels "
+        "types with most.");
+    if (!order)
+        return;
+    for (size_t i = 0; i < nt; i++)
+        order[i] = i;
+    qsort_r(order, nt, sizeof(*order), admin_by_series, (void *)c);
+    for (size_t i = 0; i < nt && i < (size_t)s->cfg->limits.metric_labels; i++) {
+        size_t n;
+        struct jd_str type = card_type_at(c, order[i], &n);
+        const char *kv[] = { "type", type.p, NULL };
+        metrics_sample(b, "journeyd_series", kv, (double)n);
+    }
+    free(order);
+}
+
 static void admin_metrics_kafka(struct metrics_buf *b, const struct admin_src *s)
 {
     int32_t parts[ADMIN_MAX_PARTS];
@@ -116,19 +159,23 @@ static void admin_metrics_rules(struct metrics_buf *b, const struct admin_src *s
     admin_gauge(b, "journeyd_rules_leader",
                 "1 when this instance holds the lease and evaluates the rules.", st->leader);
     admin_gauge(b, "journeyd_rules_loaded", "Rules in force.", (double)rs->nrules);
-    static const char *const fam[2] = { "journeyd_rule_evaluations_total",
-                                        "journeyd_rule_evaluation_failures_total" };
-    static const char *const help[2] = {
+    static const char *const fam[3] = { "journeyd_rule_evaluations_total",
+                                        "journeyd_rule_evaluation_failures_total",
+                                        "journeyd_rule_series_limited_total" };
+    static const char *const help[3] = {
         "Ticks at which the rule was evaluated (since the rules were last loaded).",
         "Ticks at which the rule's expression could not be evaluated.",
+        "Ticks at which the rule yielded more series than limits.series_per_rule (failures "
+        "too: none of its alerts moved).",
     };
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < 3; k++) {
         metrics_family(b, fam[k], "counter", help[k]);
         for (size_t i = 0; i < rs->nrules; i++) {
             const struct engine_rule_stats *rst = engine_rule_stats(eng, i);
             const char *kv[] = { "group", rs->groups[rs->rules[i].group].name, "rule",
                                  rs->rules[i].alert, NULL };
-            metrics_sample(b, fam[k], kv, (double)(k ? rst->failures : rst->evaluations));
+            uint64_t v = k == 0 ? rst->evaluations : k == 1 ? rst->failures : rst->limited;
+            metrics_sample(b, fam[k], kv, (double)v);
         }
     }
     metrics_hist_write(b, "journeyd_rule_group_duration_seconds",
@@ -207,6 +254,7 @@ static void admin_metrics(struct metrics_buf *b, const struct admin_src *s)
     metrics_sample(b, "journeyd_build_info", kvb, 1);
 
     admin_metrics_events(b, s);
+    admin_metrics_series(b, s);
     admin_counter(b, "journeyd_batches_total", "Batches applied in Redis.", (double)c->batches);
     admin_counter(b, "journeyd_batches_refused_total",
                   "Batches Redis refused (partition owned elsewhere, or an offset gap); re-read.",

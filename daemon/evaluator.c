@@ -520,7 +520,8 @@ struct evaluator *evaluator_new(const struct config *cfg, struct ruleset *rs, st
         snprintf(ev->url, sizeof(ev->url), "http://%s", cfg->http.listen);
     struct store_opts so;
     store_opts_from_config(&so, cfg);
-    struct engine_opts eo = { cfg->kafka.topics.alerts, ev->url };
+    struct engine_opts eo = { cfg->kafka.topics.alerts, ev->url,
+                              (size_t)cfg->limits.series_per_rule };
     if (!(ev->store = store_new(&so, errstr, errstr_size)))
         goto fail;
     if (!(ev->qc = qcache_new(query_source_store(ev->store), EVALUATOR_CACHE_BYTES))) {

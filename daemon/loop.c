@@ -42,6 +42,14 @@
  */
 #define LOOP_FENCED_GRACE_MS 60000
 
+/*
+ * How often the cardinality guard re-reads Redis's series index for what
+ * other instances added: between two reads, each instance admits new series
+ * against what it knows, so a group of k instances can pass a limit by what
+ * the other k - 1 add in this time.
+ */
+#define LOOP_CENSUS_MS 10000
+
 struct loop {
     struct config *cfg;
     const struct loop_opts *opts;
@@ -56,6 +64,7 @@ struct loop {
     char err[JD_ERRSTR_SIZE];
     int64_t backoff_ms, next_redis_try;
     int64_t last_housekeeping, last_progress, last_gc;
+    int64_t census_at;      /* monotonic: the guard's next census; 0: before the next claim */
     uint64_t progress_ok;   /* ok count at the last progress line */
     int64_t first_msg_ms;   /* first message consumed (monotonic) */
     int64_t last_commit_ms; /* last batch applied in Redis */
@@ -111,6 +120,7 @@ static void loop_try_connect(struct loop *l)
         return;
     }
     l->backoff_ms = 0;
+    l->census_at = 0;              /* the index may be another one now: know it before consuming */
     pipeline_unclaim_all(l->pipe); /* whatever was in flight: re-claim and re-seek */
     const char *policy = store_maxmemory_policy(l->store);
     if (*policy && strcmp(policy, "noeviction"))
@@ -190,6 +200,23 @@ static enum jd_err loop_claim_one(struct loop *l, int32_t part)
     return JD_OK;
 }
 
+/* The cardinality guard learns Redis's series index when due; false when Redis went down. */
+static bool loop_census(struct loop *l, int64_t now)
+{
+    if (now < l->census_at)
+        return true;
+    enum jd_err e = pipeline_census(l->pipe, l->err, sizeof(l->err));
+    if (e == JD_ERR_REDIS) {
+        loop_redis_down(l, "census", l->err);
+        return false;
+    }
+    l->census_at = now + LOOP_CENSUS_MS;
+    if (e) /* the guard knows less: it refuses later than it should, never wrongly */
+        log_warn("loop", "cannot read the series index for the cardinality limits", "error=%s",
+                 log_q(l->err));
+    return true;
+}
+
 /* Claim and position every unclaimed partition (needs Redis and no batch in flight). */
 static void loop_claim(struct loop *l)
 {
@@ -198,6 +225,8 @@ static void loop_claim(struct loop *l)
     if (!store_is_connected(l->store) || pipeline_in_flight(l->pipe) || now < l->next_redis_try)
         return;
 
+    if (!l->census_at && !loop_census(l, now))
+        return;
     size_t n = JD_MIN(pipeline_partitions(l->pipe, parts, LOOP_MAX_PARTS), LOOP_MAX_PARTS);
     for (size_t i = 0; i < n; i++) {
         int32_t part = parts[i];
@@ -394,6 +423,8 @@ static void loop_housekeeping(struct loop *l, int64_t now)
         else if (e)
             log_warn("loop", "chunk compaction failed", "error=%s", log_q(l->err));
     }
+    if (store_is_connected(l->store) && !loop_census(l, now))
+        return;
     if (store_is_connected(l->store) && now - l->last_gc >= 10000) {
         size_t deleted;
         int64_t cutoff;

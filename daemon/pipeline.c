@@ -13,6 +13,7 @@
 #include "pipeline.h"
 
 #include "aggregate/agg.h"
+#include "aggregate/card.h"
 #include "aggregate/dedup.h"
 #include "aggregate/series.h"
 #include "attribute/attr.h"
@@ -21,6 +22,7 @@
 #include "core/tally.h"
 #include "core/ts.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -66,6 +68,7 @@ struct pipeline {
     uint64_t dlq[JD_EV_REASONS];   /* dead letters by reason, of applied batches */
     struct store_refusal *refused; /* room for every partition of a batch */
     size_t caprefused;
+    struct card *card;        /* the cardinality guard, loaded by pipeline_census() */
     struct attr *attr;        /* NULL: no attribution models configured */
     struct attr_part *aparts; /* the batch's partitions, for attr_run() */
     size_t capaparts;
@@ -110,7 +113,8 @@ struct pipeline *pipeline_new(const struct config *cfg, struct store *store, con
     bool batches = batch_init(&p->batches[0]) && batch_init(&p->batches[1]);
     p->events = tally_new((size_t)cfg->limits.metric_labels, PIPELINE_NOUTCOMES);
     p->spend = tally_new((size_t)cfg->limits.metric_labels, 1);
-    if (!p->owner || !p->dec || !batches || !p->events || !p->spend)
+    p->card = card_new((size_t)cfg->limits.types, (size_t)cfg->limits.series_per_type);
+    if (!p->owner || !p->dec || !batches || !p->events || !p->spend || !p->card)
         goto nomem;
     if (cfg->attribution.models.n && !(p->attr = attr_new(cfg, store, errstr, errstr_size)))
         goto nomem;
@@ -140,6 +144,7 @@ void pipeline_destroy(struct pipeline *p)
     attr_destroy(p->attr);
     tally_destroy(p->events);
     tally_destroy(p->spend);
+    card_destroy(p->card);
     free(p->aparts);
     free(p->owner);
     free(p);
@@ -304,6 +309,25 @@ bool pipeline_in_flight(const struct pipeline *p)
     return p->inflight != NULL;
 }
 
+/* Why \p ev was refused by the cardinality guard, for the DLQ's detail header. */
+static void pipeline_card_detail(const struct pipeline *p, enum card_verdict cv,
+                                 const struct event *ev, char *detail, size_t detail_size)
+{
+    if (cv == CARD_TYPE_LIMIT) {
+        snprintf(detail, detail_size,
+                 "type \"%.*s\" would be a new event type beyond limits.types (%lld types)",
+                 (int)JD_MIN(ev->type.n, 64), ev->type.p, (long long)p->cfg->limits.types);
+        return;
+    }
+    snprintf(detail, detail_size,
+             "type \"%.*s\" has limits.series_per_type (%lld) series; this event's labels "
+             "(channel \"%.*s\", campaign \"%.*s\", %u props) would make another",
+             (int)JD_MIN(ev->type.n, 64), ev->type.p, (long long)p->cfg->limits.series_per_type,
+             (int)JD_MIN(ev->channel.n, 48), ev->channel.p ? ev->channel.p : "",
+             (int)JD_MIN(ev->campaign.n, 48), ev->campaign.p ? ev->campaign.p : "",
+             (unsigned)ev->nprops);
+}
+
 enum pipeline_verdict pipeline_add(struct pipeline *p, const struct pipeline_msg *m, int64_t now_ms,
                                    enum jd_err *reason, char *detail, size_t detail_size)
 {
@@ -336,6 +360,18 @@ enum pipeline_verdict pipeline_add(struct pipeline *p, const struct pipeline_msg
             tc->too_old++; /* only a metric: no room is no reason to stop */
         return PIPELINE_TOO_OLD;
     }
+    size_t ln = series_labels_encode(ev, p->labels);
+    uint64_t sid = series_id(ev->type, p->labels, ln);
+    enum card_verdict cv = card_admit(p->card, ev->type, sid);
+    if (cv == CARD_NOMEM)
+        goto nomem;
+    if (cv != CARD_OK) {
+        pipeline_card_detail(p, cv, ev, detail, detail_size);
+        *reason = JD_ERR_EV_CARDINALITY;
+        bp->dlq++;
+        b->dlq[jd_err_event_index(JD_ERR_EV_CARDINALITY)]++;
+        return PIPELINE_DLQ;
+    }
     int64_t nst = bst == INT64_MIN || ev->ts_ms > bst ? ev->ts_ms : bst;
     if (p->cfg->events.dedup_window_ms > 0) {
         struct dedup_fp fp = dedup_fingerprint(ev->event_id);
@@ -364,8 +400,6 @@ enum pipeline_verdict pipeline_add(struct pipeline *p, const struct pipeline_msg
     pp->bst = nst;
     if (bp->t0 == INT64_MIN || ev->ts_ms < bp->t0)
         bp->t0 = ev->ts_ms;
-    size_t ln = series_labels_encode(ev, p->labels);
-    uint64_t sid = series_id(ev->type, p->labels, ln);
     struct batch_count *tc;
     if (!agg_add(b->agg, sid, ev->type, (struct jd_str){ p->labels, ln }, ev->ts_ms, ev->has_value,
                  ev->value, ev->user_id) ||
@@ -379,7 +413,7 @@ enum pipeline_verdict pipeline_add(struct pipeline *p, const struct pipeline_msg
             sc->n += ev->value;
     }
     if (p->attr && ev->user_id.n && attr_wants(p->attr, ev->type) &&
-        !attr_add(p->attr, m->partition, ev))
+        !attr_add(p->attr, m->partition, ev, pp->bst))
         goto nomem;
     return PIPELINE_OK;
 nomem:
@@ -655,4 +689,39 @@ const struct tally *pipeline_credit_tally(const struct pipeline *p)
 const struct attr_counters *pipeline_attr_counters(const struct pipeline *p)
 {
     return p->attr ? attr_counters(p->attr) : NULL;
+}
+
+/* ------------------------------------------------------------ cardinality */
+
+enum jd_err pipeline_census(struct pipeline *p, char *errstr, size_t errstr_size)
+{
+    struct store_census *types = NULL;
+    size_t ntypes = 0;
+    enum jd_err err = store_series_census(p->store, &types, &ntypes, errstr, errstr_size);
+    for (size_t i = 0; i < ntypes && !err; i++) {
+        struct jd_str type = jd_str_c(types[i].type);
+        if (types[i].nseries <= (int64_t)card_nseries(p->card, type) &&
+            (types[i].nseries || card_nseries(p->card, type)))
+            continue; /* nothing this process does not know yet (it may know more) */
+        struct store_series *list = NULL;
+        size_t n = 0;
+        uint64_t *sids = NULL;
+        if ((err = store_list_series(p->store, types[i].type, &list, &n, errstr, errstr_size)))
+            break;
+        if (n && !(sids = malloc(n * sizeof(*sids))))
+            err = jd_errf(JD_ERR_NOMEM, errstr, errstr_size, "out of memory");
+        for (size_t k = 0; k < n && sids; k++)
+            sids[k] = list[k].sid;
+        if (!err && !card_load(p->card, type, sids, n))
+            err = jd_errf(JD_ERR_NOMEM, errstr, errstr_size, "out of memory");
+        free(sids);
+        store_series_free(list, n);
+    }
+    store_census_free(types, ntypes);
+    return err;
+}
+
+const struct card *pipeline_card(const struct pipeline *p)
+{
+    return p->card;
 }

@@ -61,6 +61,7 @@ enum pipeline_outcome {
 };
 
 struct pipeline;
+struct card;
 
 /**
  * @brief Build a pipeline over \p store (borrowed) with identity \p owner.
@@ -114,6 +115,17 @@ bool pipeline_all_active(const struct pipeline *p);
 
 /** @returns the number of tracked partitions; fills up to \p cap ids into \p out. */
 size_t pipeline_partitions(const struct pipeline *p, int32_t *out, size_t cap);
+
+/**
+ * @brief Bring the cardinality guard (card.h) up to date with Redis's series
+ *        index: types and series other instances made since, or all of them
+ *        after a start. Needs the connection to itself (no batch in flight).
+ * @returns JD_OK, JD_ERR_REDIS, JD_ERR_NOMEM.
+ */
+enum jd_err pipeline_census(struct pipeline *p, char *errstr, size_t errstr_size);
+
+/** @returns the cardinality guard, for metrics. */
+const struct card *pipeline_card(const struct pipeline *p);
 
 /** Start a batch. */
 void pipeline_begin(struct pipeline *p);

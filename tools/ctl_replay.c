@@ -138,7 +138,7 @@ int ctl_replay(const char *cfgpath, int argc, char **argv)
         goto out;
     }
     struct ctl_replay r = { stdout, 0 };
-    struct engine_opts eo = { cfg->kafka.topics.alerts, url };
+    struct engine_opts eo = { cfg->kafka.topics.alerts, url, (size_t)cfg->limits.series_per_rule };
     struct event_decoder_opts dopts;
     event_decoder_opts_from_config(&dopts, cfg);
     size_t cap = (size_t)cfg->events.max_bytes * 6 + 1024;

@@ -645,7 +645,7 @@ static void ctl_run_case(struct ctl_test *t, const struct ruleset *rs, const str
     struct backtest *bt = NULL;
     char err[JD_ERRSTR_SIZE];
     const struct ydoc_node *n, *expect = ctl_get(tc, "expect");
-    struct engine_opts eo = { cfg->kafka.topics.alerts, "" };
+    struct engine_opts eo = { cfg->kafka.topics.alerts, "", (size_t)cfg->limits.series_per_rule };
 
     t->watch = ctl_get(tc, "watch");
     if (!ctl_events(t, ctl_get(tc, "events"), &evs))

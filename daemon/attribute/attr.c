@@ -30,6 +30,7 @@ struct attr_ev {
     bool conversion;
     bool has_value;
     int64_t ts, value;
+    int64_t st;                           /* the partition's stream time with this event */
     size_t user, channel, campaign, type; /* arena offsets */
     uint16_t luser, lchannel, lcampaign, ltype;
     char fp[33];
@@ -187,7 +188,7 @@ static size_t attr_copy(struct attr *a, struct jd_str s)
     return a->alen - s.n;
 }
 
-bool attr_add(struct attr *a, int32_t partition, const struct event *ev)
+bool attr_add(struct attr *a, int32_t partition, const struct event *ev, int64_t st)
 {
     size_t need = ev->user_id.n + ev->channel.n + ev->campaign.n + ev->type.n;
     if (!jd_reserve((void **)&a->ev, &a->capev, a->nev + 1, sizeof(*a->ev)) ||
@@ -199,6 +200,7 @@ bool attr_add(struct attr *a, int32_t partition, const struct event *ev)
     e->seq = (uint32_t)a->nev;
     e->conversion = attr_is_conversion(a, ev->type);
     e->ts = ev->ts_ms;
+    e->st = st;
     e->has_value = ev->has_value;
     e->value = ev->has_value ? ev->value : 0;
     e->luser = (uint16_t)ev->user_id.n;
@@ -369,6 +371,26 @@ static bool attr_convert(struct attr *a, const struct attr_ev *e, struct agg *ag
     return pathstat_add(a->ps, e->ts, type, a->path, n, 1, e->value, 0);
 }
 
+/* @returns true when the journey in hand is due at stream time \p st. */
+static bool attr_due(const struct attr *a, int64_t st)
+{
+    return !journey_is_empty(&a->j) && journey_last_activity(&a->j) + a->lookback < st;
+}
+
+/* The journey in hand expires: its touches after its last conversion are a null path. */
+static bool attr_expire_now(struct attr *a)
+{
+    size_t n = journey_null_path(&a->j, a->idx);
+    for (size_t i = 0; i < n; i++)
+        a->path[i] = a->j.t[a->idx[i]].channel;
+    if (n && !pathstat_add(a->ps, journey_last_touch(&a->j), JD_STR_NULL, a->path, n, 0, 0, 1))
+        return false;
+    a->c.expired++;
+    a->null_staged += n > 0;
+    journey_reset(&a->j);
+    return true;
+}
+
 /*
  * One user's events of the batch, \p order[from, to), against journey \p g;
  * \p st is the partition's stream time after the batch. The journey is listed
@@ -381,9 +403,14 @@ static bool attr_user(struct attr *a, const struct store_get *g, size_t from, si
     const struct attr_ev *first = &a->ev[a->order[from]];
     if (!attr_load(a, g))
         return false;
-    int64_t was = a->j.n ? expiry_bucket(journey_last_touch(&a->j) + a->lookback) : INT64_MIN;
+    int64_t was = journey_is_empty(&a->j)
+                      ? INT64_MIN
+                      : expiry_bucket(journey_last_activity(&a->j) + a->lookback);
     for (size_t k = from; k < to; k++) {
         const struct attr_ev *e = &a->ev[a->order[k]];
+        /* due before this event in offset order: expired there, whatever the batching */
+        if (attr_due(a, e->st) && !attr_expire_now(a))
+            return false;
         if (!e->conversion) {
             a->c.touches++;
             if (!journey_touch(&a->j, e->ts, attr_str(a, e->channel, e->lchannel),
@@ -394,8 +421,8 @@ static bool attr_user(struct attr *a, const struct store_get *g, size_t from, si
             return false;
         }
     }
-    if (a->j.n) {
-        int64_t due = journey_last_touch(&a->j) + a->lookback;
+    if (!journey_is_empty(&a->j)) {
+        int64_t due = journey_last_activity(&a->j) + a->lookback;
         return attr_put(a, g->key, false) && attr_encode(a) &&
                ((!relist && expiry_bucket(due) == was) ||
                 expiry_register(a->x, first->partition, first->fp, due, st));
@@ -410,19 +437,13 @@ static bool attr_user(struct attr *a, const struct store_get *g, size_t from, si
  */
 static bool attr_expire(struct attr *a, const struct store_get *g, int64_t st)
 {
+    if (!g->value)
+        return true; /* gone already: expired or emptied by its user's events */
     if (!attr_load(a, g))
         return false;
-    int64_t last = journey_last_touch(&a->j);
-    if (a->j.n && last + a->lookback >= st)
+    if (!journey_is_empty(&a->j) && !attr_due(a, st))
         return true;
-    size_t n = journey_null_path(&a->j, a->idx);
-    for (size_t i = 0; i < n; i++)
-        a->path[i] = a->j.t[a->idx[i]].channel;
-    if (n && !pathstat_add(a->ps, last, JD_STR_NULL, a->path, n, 0, 0, 1))
-        return false;
-    a->c.expired++;
-    a->null_staged += n > 0;
-    return !g->value || attr_put(a, g->key, true);
+    return attr_expire_now(a) && attr_put(a, g->key, true);
 }
 
 /* The user (partition, fp) of this batch, or SIZE_MAX (users are sorted by both). */

@@ -10,10 +10,14 @@
  * order, adds each conversion's credits under every model to the batch's
  * aggregate as the `credit` stream, and returns what the flush must write
  * with the batch: the journeys (SET, or DEL once empty), their expiry
- * buckets (expiry.h) and the hour blocks of path statistics. Journeys whose
- * lookback the partition's stream time has passed are expired in the same
- * batch: their unconverted touches become null paths. Everything goes in the batch's one
- * atomic script, so the exactly-once guarantee covers attribution too.
+ * buckets (expiry.h) and the hour blocks of path statistics. A journey
+ * expires when its partition's stream time passes its last activity plus
+ * the lookback: its unconverted touches become a null path. That moment is
+ * a point in the partition's offset order — a user's next event after it
+ * meets an expired journey, whichever batch either falls in — so batching,
+ * restarts and re-reads never change a credit. Everything goes in the
+ * batch's one atomic script, so the exactly-once guarantee covers
+ * attribution too.
  *
  * Journeys belong to a partition (`{P}:j:TOPIC:PARTITION:FP`): a user's
  * events must share a partition (producers key by user) to share a journey.
@@ -72,9 +76,11 @@ bool attr_wants(const struct attr *a, struct jd_str type);
 /**
  * @brief Queue \p ev (a touch or conversion with a user_id) of \p partition
  *        for the batch being built (strings copied).
+ * @param st the partition's stream time with \p ev applied (its max event
+ *        time so far, in offset order): journeys due before it expire first.
  * @returns false when out of memory.
  */
-bool attr_add(struct attr *a, int32_t partition, const struct event *ev);
+bool attr_add(struct attr *a, int32_t partition, const struct event *ev, int64_t st);
 
 /** @returns true if the batch being built holds journey events. */
 bool attr_pending(const struct attr *a);

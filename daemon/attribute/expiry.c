@@ -123,10 +123,7 @@ bool expiry_want(struct expiry *x, int32_t partition, int64_t st)
     store_key_journey_index(x->store, q->index, sizeof(q->index), x->topic, partition);
     store_key_journey_progress(x->store, q->progress, sizeof(q->progress), x->topic, partition);
     store_key_journey_bucket(x->store, q->prefix, sizeof(q->prefix), x->topic, partition);
-    s->index = q->index;
-    s->progress = q->progress;
-    s->prefix = q->prefix;
-    s->st = st;
+    s->st = st; /* its keys are pointed at in expiry_read(): x->q may still move */
     /* no other bucket can become due before the one holding st ends: registrations go there
      * or later */
     x->next[partition] = (expiry_bucket(st) + 1) * EXPIRY_BUCKET_MS;
@@ -142,6 +139,11 @@ enum jd_err expiry_read(struct expiry *x, char *errstr, size_t errstr_size)
 {
     if (!x->nq)
         return JD_OK;
+    for (size_t i = 0; i < x->nq; i++) {
+        x->sq[i].index = x->q[i].index;
+        x->sq[i].progress = x->q[i].progress;
+        x->sq[i].prefix = x->q[i].prefix;
+    }
     enum jd_err err = store_expiry_read(x->store, x->sq, x->nq, EXPIRY_SLICE, errstr, errstr_size);
     if (err) {
         for (size_t i = 0; i < x->nq; i++)

@@ -148,6 +148,14 @@ nomem:
 
 /* ------------------------------------------------------------ the rules */
 
+int64_t journey_last_activity(const struct journey *j)
+{
+    int64_t last = j->n ? j->t[j->n - 1].ts : INT64_MIN;
+    for (size_t i = 0; i < j->nc; i++)
+        last = JD_MAX(last, j->c[i].ts);
+    return last;
+}
+
 int64_t journey_last_touch(const struct journey *j)
 {
     return j->n ? j->t[j->n - 1].ts : INT64_MIN;

@@ -7,7 +7,9 @@
  *   [1, [[ts, channel, campaign], ...], [[conversion_type, ts], ...]]
  *
  * touches oldest first (ties keep their arrival order), conversions one per
- * type. journey_decode() and journey_encode() take and give bytes (no I/O)
+ * type. A journey lives while it has either: a conversion without touches
+ * still decides, in `reset` mode, which late touches a later conversion of
+ * its type may see. journey_decode() and journey_encode() take and give bytes (no I/O)
  * and are exact inverses; the decoder refuses anything else as damaged.
  * Eligibility (attribution.md): a conversion at tc sees the touches with
  * tc − lookback ≤ ts ≤ tc, and in `reset` mode only those after the
@@ -47,6 +49,18 @@ struct journey {
 };
 
 enum journey_mode { JOURNEY_RESET, JOURNEY_INDEPENDENT };
+
+/** @returns true when \p j has neither touches nor conversions (nothing to keep). */
+static inline bool journey_is_empty(const struct journey *j)
+{
+    return !j->n && !j->nc;
+}
+
+/**
+ * @returns the latest event time of \p j, touch or conversion (INT64_MIN
+ *          when empty): the journey is due for expiry a lookback after it.
+ */
+int64_t journey_last_activity(const struct journey *j);
 
 /** Empty \p j, keeping its memory. */
 void journey_reset(struct journey *j);

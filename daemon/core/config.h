@@ -83,6 +83,7 @@ struct config {
         int64_t max_props;
         int64_t dedup_ids;
         int64_t metric_labels;
+        int64_t types, series_per_type, series_per_rule;
     } limits;
 };
 

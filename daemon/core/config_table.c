@@ -178,6 +178,24 @@ static const struct config_entry config_entries[] = {
       "summed under `_other`, so a stream with ever new values cannot grow the metrics (or "
       "Prometheus) without bound.",
       0 },
+    { "limits.types", CONFIG_INT, OFF(limits.types), "200", 1, 100000, NULL,
+      "Most distinct event types. An event of a new type beyond it goes to the DLQ as "
+      "`cardinality`: every type is a series index in Redis and a name in `/metrics`, so types "
+      "made of data (an id in `type`) must not grow without end.",
+      0 },
+    { "limits.series_per_type", CONFIG_INT, OFF(limits.series_per_type), "10000", 1, 10000000, NULL,
+      "Most series (distinct label sets: channel, campaign, props) of one event type. An event "
+      "that would add one more goes to the DLQ as `cardinality`, so a producer that puts ids in "
+      "a label cannot grow Redis, the evaluator or rule results without end; "
+      "`journeyd_series{type}` shows how close each type is. The guard holds at most 24 bytes "
+      "per series.",
+      0 },
+    { "limits.series_per_rule", CONFIG_INT, OFF(limits.series_per_rule), "1000", 1, 1000000, NULL,
+      "Most series one rule's expression may yield at a tick (alerts are per series). Beyond "
+      "it the rule's evaluation at that tick fails as a whole, none of its alerts moves, and "
+      "`journeyd_rule_series_limited_total` counts it: no alert is dropped silently, as "
+      "Prometheus does with a rule group's `limit`.",
+      0 },
     { "limits.dedup_ids", CONFIG_INT, OFF(limits.dedup_ids), "150000", 1000, 10000000, NULL,
       "Most remembered event ids per partition for de-duplication (24 bytes each, in a table of "
       "at most 4/3 that many slots rounded up to a power of two: about 6 MB per partition at the "

@@ -41,6 +41,7 @@ static const struct {
     { JD_ERR_EV_DUPLICATE_KEY, "duplicate_key", "duplicate field" },
     { JD_ERR_EV_TOO_DEEP, "too_deep", "nesting too deep" },
     { JD_ERR_EV_ENCODING, "bad_encoding", "unrecognised encoding" },
+    { JD_ERR_EV_CARDINALITY, "cardinality", "over a cardinality limit" },
 };
 
 const char *jd_err2name(enum jd_err err)

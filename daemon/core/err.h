@@ -50,6 +50,7 @@ enum jd_err {
     JD_ERR_EV_DUPLICATE_KEY = -110,  /**< a field journeyd reads appears twice */
     JD_ERR_EV_TOO_DEEP = -111,       /**< nesting deeper than the decoder allows */
     JD_ERR_EV_ENCODING = -112,       /**< encoding not recognised */
+    JD_ERR_EV_CARDINALITY = -113,    /**< would exceed limits.types or limits.series_per_type */
 };
 
 /** @returns a short, stable, lowercase name for \p err (e.g. "json_syntax"). */
@@ -61,11 +62,11 @@ const char *jd_err2str(enum jd_err err);
 /** @returns true if \p err is one of the event-rejection (DLQ) codes. */
 static inline bool jd_err_is_event(enum jd_err err)
 {
-    return err <= JD_ERR_EV_EMPTY && err >= JD_ERR_EV_ENCODING;
+    return err <= JD_ERR_EV_EMPTY && err >= JD_ERR_EV_CARDINALITY;
 }
 
 /** Dead-letter reasons counted by name: the event-rejection codes, then "other". */
-#define JD_EV_REASONS (JD_ERR_EV_EMPTY - JD_ERR_EV_ENCODING + 2)
+#define JD_EV_REASONS (JD_ERR_EV_EMPTY - JD_ERR_EV_CARDINALITY + 2)
 
 /** @returns \p err's place among the JD_EV_REASONS (the last one: anything else). */
 static inline size_t jd_err_event_index(enum jd_err err)

@@ -371,6 +371,7 @@ struct engine *engine_new(const struct ruleset *rs, struct query_source src,
     e->start = e->high = INT64_MIN;
     e->receiver = strdup(opts && opts->receiver ? opts->receiver : "journey.alerts");
     e->external_url = strdup(opts && opts->external_url ? opts->external_url : "");
+    e->max_series = opts ? opts->max_series : 0;
     if (!e->receiver || !e->external_url || engine_set_ruleset(e, rs, errstr, errstr_size)) {
         engine_destroy(e);
         engine_nomem(errstr, errstr_size);
@@ -493,6 +494,16 @@ static enum jd_err engine_rule(struct engine *e, size_t ri, const struct query_e
 
     if ((err = query_eval_cond(env, r->expr, tick, &res, &truth, errstr, errstr_size)))
         return err;
+    if (e->max_series && res.n > e->max_series) {
+        /* all or nothing, as Prometheus does with a group's limit: alerting on an arbitrary
+         * part of the series would silently drop the others */
+        e->rstats[ri].limited++;
+        err = jd_errf(JD_ERR_RANGE, errstr, errstr_size,
+                      "%zu series exceed limits.series_per_rule (%zu): none of this rule's "
+                      "alerts moves at this tick; aggregate by fewer labels or raise the limit",
+                      res.n, e->max_series);
+        goto out;
+    }
     if (r->resolve && (err = query_eval_env(env, r->resolve, tick, &rsv, errstr, errstr_size)))
         goto out;
     for (size_t i = 0; i < res.n && !err; i++) {

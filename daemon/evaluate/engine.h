@@ -67,6 +67,8 @@ struct engine_alert_view {
 struct engine_opts {
     const char *receiver;     /**< the alerts topic name ("journey.alerts") */
     const char *external_url; /**< "http://host:9464" ("" when there is no HTTP listener) */
+    size_t max_series;        /**< most series a rule may yield at a tick (limits.series_per_rule;
+                                   0: no limit); beyond it the rule fails at that tick */
 };
 
 struct engine;
@@ -124,6 +126,7 @@ int64_t engine_last_tick(const struct engine *e, size_t group);
 struct engine_rule_stats {
     uint64_t evaluations; /**< ticks at which the rule was judged */
     uint64_t failures;    /**< of those, ticks its expression could not be evaluated */
+    uint64_t limited;     /**< of the failures, ticks it yielded more than max_series */
     int64_t last_tick;    /**< INT64_MIN: never evaluated */
     char last_error[256]; /**< "" when the last evaluation succeeded */
 };

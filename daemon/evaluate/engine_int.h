@@ -44,8 +44,9 @@ struct engine {
     const struct ruleset *rs;
     struct query_source src;
     char *receiver, *external_url;
-    int64_t start; /* INT64_MIN: not declared */
-    int64_t high;  /* latest tick evaluated in any group (INT64_MIN: none) */
+    size_t max_series; /* engine_opts.max_series */
+    int64_t start;     /* INT64_MIN: not declared */
+    int64_t high;      /* latest tick evaluated in any group (INT64_MIN: none) */
     struct engine_group *groups;
     size_t ngroups;
     struct engine_alert *tab;

@@ -297,6 +297,23 @@ enum jd_err store_list_series(struct store *s, const char *type, struct store_se
 /** Free a list from store_list_series(); NULL is a no-op. */
 void store_series_free(struct store_series *list, size_t n);
 
+/** An event type of the series index and how many series it has. */
+struct store_census {
+    char *type; /**< NUL-terminated (owned by the array) */
+    int64_t nseries;
+};
+
+/**
+ * @brief Every event type of the series index with its number of series
+ *        (one round trip after the type list).
+ * @returns JD_OK with a malloc'd array (free with store_census_free()).
+ */
+enum jd_err store_series_census(struct store *s, struct store_census **out, size_t *n, char *errstr,
+                                size_t errstr_size);
+
+/** Free an array from store_series_census(); NULL is a no-op. */
+void store_census_free(struct store_census *v, size_t n);
+
 /**
  * @brief Copy \p n series of \p list into a new list (free with store_series_free()).
  * @returns false when out of memory (then *out is NULL).

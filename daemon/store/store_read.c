@@ -93,6 +93,87 @@ void store_series_free(struct store_series *list, size_t n)
     free(list);
 }
 
+void store_census_free(struct store_census *v, size_t n)
+{
+    if (!v)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(v[i].type);
+    free(v);
+}
+
+enum jd_err store_series_census(struct store *s, struct store_census **out, size_t *n, char *errstr,
+                                size_t errstr_size)
+{
+    char key[STORE_KEY_MAX];
+    redisContext *ctx = store_ctx(s);
+    struct store_census *v = NULL;
+    enum jd_err err = JD_OK;
+    size_t k = 0;
+    *out = NULL;
+    *n = 0;
+    if (!ctx)
+        return jd_errf(JD_ERR_REDIS, errstr, errstr_size, "not connected");
+    store_read_key(s, key, sizeof(key), "types");
+    const char *argv[] = { "SMEMBERS", key };
+    size_t lens[] = { 8, strlen(key) };
+    redisReply *r = redisCommandArgv(ctx, 2, argv, lens);
+    if (!r)
+        return store_read_fail(s, errstr, errstr_size, "SMEMBERS");
+    if (r->type != REDIS_REPLY_ARRAY) {
+        err = jd_errf(JD_ERR_REDIS, errstr, errstr_size, "SMEMBERS %s: %s", key,
+                      r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+        goto out;
+    }
+    if (r->elements && !(v = calloc(r->elements, sizeof(*v)))) {
+        err = jd_errf(JD_ERR_NOMEM, errstr, errstr_size, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < r->elements; i++) {
+        const redisReply *t = r->element[i];
+        if (t->type != REDIS_REPLY_STRING)
+            continue;
+        if (!(v[k].type = malloc(t->len + 1))) {
+            err = jd_errf(JD_ERR_NOMEM, errstr, errstr_size, "out of memory");
+            goto out;
+        }
+        memcpy(v[k].type, t->str, t->len);
+        v[k].type[t->len] = '\0';
+        k++;
+    }
+    for (size_t i = 0; i < k; i++) {
+        store_read_key(s, key, sizeof(key), "s:%s", v[i].type);
+        const char *hargv[] = { "HLEN", key };
+        size_t hlens[] = { 4, strlen(key) };
+        if (redisAppendCommandArgv(ctx, 2, hargv, hlens) != REDIS_OK) {
+            err = store_read_fail(s, errstr, errstr_size, "HLEN");
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < k; i++) {
+        redisReply *h = NULL;
+        if (redisGetReply(ctx, (void **)&h) != REDIS_OK || !h) {
+            err = store_read_fail(s, errstr, errstr_size, "HLEN");
+            goto out;
+        }
+        if (h->type == REDIS_REPLY_INTEGER)
+            v[i].nseries = h->integer;
+        else if (!err)
+            err = jd_errf(JD_ERR_REDIS, errstr, errstr_size, "HLEN of type %s: %s", v[i].type,
+                          h->type == REDIS_REPLY_ERROR ? h->str : "unexpected reply");
+        freeReplyObject(h);
+    }
+out:
+    freeReplyObject(r);
+    if (err) {
+        store_census_free(v, k);
+        return err;
+    }
+    *out = v;
+    *n = k;
+    return JD_OK;
+}
+
 bool store_series_dup(const struct store_series *list, size_t n, struct store_series **out)
 {
     struct store_series *v = n ? calloc(n, sizeof(*v)) : NULL;

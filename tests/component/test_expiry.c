@@ -309,6 +309,44 @@ static void test_read_refuses_other_types(void **state)
     assert_null(g[0].value); /* nothing is handed back from a refused read */
 }
 
+/*
+ * Regression (expiry.c, fixed): one batch wanting many partitions grows the
+ * queue as it goes, and the read once used key pointers into the queue as it
+ * was before it moved (a use after free under AddressSanitizer, wrong keys
+ * without). Each partition's own bucket must be read.
+ */
+static void test_many_partitions_in_one_batch(void **state)
+{
+    struct fixture *f = *state;
+    struct expiry *x = expiry_new(f->store, "ev");
+    const int64_t H = EXPIRY_BUCKET_MS;
+    char fp[33];
+    int32_t part;
+    int64_t st;
+    size_t n;
+    assert_non_null(x);
+    /* one journey due in the first hour, listed for PART (the claimed one) */
+    expiry_begin(x);
+    fp_of(4242, fp);
+    assert_true(expiry_register(x, PART, fp, T0 + 20 * H + 1, T0 + 20 * H));
+    flush(f, x, T0 + 20 * H);
+    expiry_begin(x);
+    for (int32_t p = 0; p < 40; p++)
+        assert_true(expiry_want(x, p, T0 + 22 * H));
+    char err[JD_ERRSTR_SIZE];
+    if (expiry_read(x, err, sizeof(err)) != JD_OK)
+        fail_msg("read: %s", err);
+    assert_int_equal(expiry_nreads(x), 40);
+    for (size_t q = 0; q < 40; q++) {
+        const char(*fps)[33] = expiry_slice(x, q, &part, &st, &n);
+        assert_int_equal(part, (int32_t)q);
+        assert_int_equal(n, part == PART);
+        if (n)
+            assert_string_equal(fps[0], fp);
+    }
+    expiry_destroy(x);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -316,6 +354,7 @@ int main(void)
         cmocka_unit_test(test_buckets),
         cmocka_unit_test(test_grouped_members),
         cmocka_unit_test(test_read_refuses_other_types),
+        cmocka_unit_test(test_many_partitions_in_one_batch),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

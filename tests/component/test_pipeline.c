@@ -20,6 +20,8 @@
 
 #include <cmocka.h>
 
+#include "aggregate/card.h"
+#include "attribute/attr.h"
 #include "core/config.h"
 #include "core/ts.h"
 #include "evaluate/expr.h"
@@ -284,11 +286,15 @@ struct inst {
     struct pipeline *pipe;
 };
 
-static void inst_open(struct inst *in, struct fixture *f, const char *prefix, const char *owner)
+/* An instance with config keys and values \p kv (NULL-terminated pairs) set as well. */
+static void inst_open_with(struct inst *in, struct fixture *f, const char *prefix,
+                           const char *owner, const char *const *kv)
 {
     char err[JD_ERRSTR_SIZE];
     in->cfg = config_new();
     assert_non_null(in->cfg);
+    for (size_t i = 0; kv && kv[i]; i += 2)
+        assert_int_equal(config_set(in->cfg, kv[i], kv[i + 1], err, sizeof(err)), JD_OK);
     assert_int_equal(config_set(in->cfg, "redis.url", f->redis.url, err, sizeof(err)), JD_OK);
     assert_int_equal(config_set(in->cfg, "redis.prefix", prefix, err, sizeof(err)), JD_OK);
     assert_int_equal(
@@ -304,6 +310,11 @@ static void inst_open(struct inst *in, struct fixture *f, const char *prefix, co
     assert_int_equal(store_connect(in->store, err, sizeof(err)), JD_OK);
     in->pipe = pipeline_new(in->cfg, in->store, owner, err, sizeof(err));
     assert_non_null(in->pipe);
+}
+
+static void inst_open(struct inst *in, struct fixture *f, const char *prefix, const char *owner)
+{
+    inst_open_with(in, f, prefix, owner, NULL);
 }
 
 static void inst_close(struct inst *in)
@@ -612,6 +623,172 @@ static void test_pinned_start(void **state)
     inst_close(&b);
 }
 
+/* One message of the fixture's generator as the next message of its partition for \p in. */
+static enum pipeline_verdict inst_add_as_new(struct inst *in, const struct gen_msg *m,
+                                             const char *json, const int64_t next[NPART],
+                                             enum jd_err *reason, char *detail, size_t size)
+{
+    struct pipeline_msg pm = { m->partition,           next[m->partition],
+                               json ? json : m->value, json ? strlen(json) : m->len,
+                               json ? NULL : m->hdrs,  json ? 0 : m->nh };
+    return pipeline_add(in->pipe, &pm, INT64_MAX, reason, detail, size);
+}
+
+/*
+ * The cardinality guard of a second instance learns the first one's series
+ * and types from Redis's index, even past its own (lower) limits: known
+ * label sets go on being applied, a new label set or type is a dead letter
+ * naming the limit.
+ */
+static void test_census_across_instances(void **state)
+{
+    struct fixture *f = *state;
+    char prefix[16], err[JD_ERRSTR_SIZE], detail[512];
+    int64_t resume[NPART], next[NPART];
+    struct inst a, b;
+    struct store_census *types;
+    size_t nt;
+    enum jd_err reason;
+    next_prefix(f, prefix, sizeof(prefix));
+
+    inst_open(&a, f, prefix, "a");
+    inst_claim_all(&a, resume);
+    inst_feed(&a, f, resume, 100, SIZE_MAX, NULL);
+    check_totals(f, a.store);
+    assert_int_equal(store_series_census(a.store, &types, &nt, err, sizeof(err)), JD_OK);
+    assert_int_equal(nt, 5); /* the four of the generator, and credit (attribution) */
+
+    const char *const kv[] = { "limits.series_per_type", "1", "limits.types", "5", NULL };
+    inst_open_with(&b, f, prefix, "b", kv);
+    const struct card *c = pipeline_card(b.pipe);
+    assert_int_equal(card_ntypes(c), 0);
+    assert_int_equal(pipeline_census(b.pipe, err, sizeof(err)), JD_OK);
+    assert_int_equal(card_ntypes(c), nt);
+    for (size_t i = 0; i < nt; i++) {
+        assert_true(types[i].nseries >= 4); /* four channels per type, past the limit of 1 */
+        assert_int_equal(card_nseries(c, jd_str_c(types[i].type)), types[i].nseries);
+    }
+    assert_int_equal(pipeline_census(b.pipe, err, sizeof(err)), JD_OK); /* idempotent */
+    assert_int_equal(card_ntypes(c), nt);
+
+    inst_claim_all(&b, next); /* b takes over where a stopped */
+    pipeline_begin(b.pipe);
+    const struct gen_msg *touch = NULL;
+    for (size_t i = 0; i < f->n && !touch; i++)
+        if (f->msgs[i].valid && f->msgs[i].type == 0)
+            touch = &f->msgs[i];
+    assert_non_null(touch);
+    /* a re-send of a's event: its series is known, so it reaches de-duplication */
+    assert_int_equal(inst_add_as_new(&b, touch, NULL, next, &reason, detail, sizeof(detail)),
+                     PIPELINE_DUP);
+    next[touch->partition]++;
+    assert_int_equal(inst_add_as_new(&b, touch,
+                                     "{\"event_id\":\"new-1\",\"type\":\"touch\",\"ts\":"
+                                     "\"2026-11-24T00:00:10Z\",\"user_id\":\"u1\",\"channel\":"
+                                     "\"brand_new\"}",
+                                     next, &reason, detail, sizeof(detail)),
+                     PIPELINE_DLQ);
+    assert_int_equal(reason, JD_ERR_EV_CARDINALITY);
+    assert_non_null(strstr(detail, "limits.series_per_type (1)"));
+    assert_non_null(strstr(detail, "channel \"brand_new\""));
+    next[touch->partition]++;
+    assert_int_equal(inst_add_as_new(&b, touch,
+                                     "{\"event_id\":\"new-2\",\"type\":\"brand_new\",\"ts\":"
+                                     "\"2026-11-24T00:00:10Z\"}",
+                                     next, &reason, detail, sizeof(detail)),
+                     PIPELINE_DLQ);
+    assert_int_equal(reason, JD_ERR_EV_CARDINALITY);
+    assert_non_null(strstr(detail, "limits.types (5 types)"));
+    assert_int_equal(pipeline_commit(b.pipe, err, sizeof(err)), JD_OK);
+    assert_int_equal(pipeline_dlq_reasons(b.pipe)[jd_err_event_index(JD_ERR_EV_CARDINALITY)], 2);
+    int64_t touches = 0; /* nothing of the refused events was applied */
+    for (int ch = 0; ch < 4; ch++)
+        touches += f->count[0][ch];
+    assert_int_equal(q_int(b.store, "count(touch[2d])"), touches);
+    assert_int_equal(q_int(b.store, "count(brand_new[2d])"), 0);
+    store_census_free(types, nt);
+    inst_close(&a);
+    inst_close(&b);
+}
+
+/*
+ * Attribution decides the same whatever the batching: every way of cutting
+ * a crafted stream of one partition into batches gives the same credits and
+ * null paths (lookback 1 h). It holds the two cases where the decision once
+ * depended on where a batch ended:
+ * - user a converts with no touch, then a late touch before that conversion
+ *   arrives: in reset mode a's next conversion must not see it, so the
+ *   conversion is kept even in a journey without touches;
+ * - user b's journey is due (stream time passes its touch + lookback, at
+ *   another user's event) before b's late conversion arrives: the journey
+ *   expired at that point in offset order, so the conversion finds nothing.
+ */
+static void test_attribution_any_batching(void **state)
+{
+    struct fixture *f = *state;
+    static const char *const evs[] = {
+        "{\"event_id\":\"a1\",\"type\":\"conversion\",\"ts\":\"2026-11-24T00:01:40Z\","
+        "\"user_id\":\"a\",\"value\":10}",
+        "{\"event_id\":\"a2\",\"type\":\"touch\",\"ts\":\"2026-11-24T00:00:00Z\","
+        "\"user_id\":\"a\",\"channel\":\"live\"}",
+        "{\"event_id\":\"a3\",\"type\":\"touch\",\"ts\":\"2026-11-24T00:03:20Z\","
+        "\"user_id\":\"a\",\"channel\":\"direct\"}",
+        "{\"event_id\":\"a4\",\"type\":\"conversion\",\"ts\":\"2026-11-24T00:05:00Z\","
+        "\"user_id\":\"a\",\"value\":10}",
+        "{\"event_id\":\"b1\",\"type\":\"touch\",\"ts\":\"2026-11-24T00:06:40Z\","
+        "\"user_id\":\"b\",\"channel\":\"wechat\"}",
+        "{\"event_id\":\"c1\",\"type\":\"touch\",\"ts\":\"2026-11-24T01:08:20Z\","
+        "\"user_id\":\"c\",\"channel\":\"douyin\"}",
+        "{\"event_id\":\"b2\",\"type\":\"conversion\",\"ts\":\"2026-11-24T01:05:00Z\","
+        "\"user_id\":\"b\",\"value\":10}",
+        "{\"event_id\":\"c2\",\"type\":\"conversion\",\"ts\":\"2026-11-24T01:10:00Z\","
+        "\"user_id\":\"c\",\"value\":10}",
+    };
+    const size_t n = sizeof(evs) / sizeof(evs[0]);
+    const char *const kv[] = { "attribution.lookback", "1h", NULL };
+    for (unsigned cuts = 0; cuts < 1u << (n - 1); cuts++) {
+        char prefix[16], err[JD_ERRSTR_SIZE], detail[256];
+        int64_t resume[NPART];
+        struct inst in;
+        enum jd_err reason;
+        next_prefix(f, prefix, sizeof(prefix));
+        inst_open_with(&in, f, prefix, "solo", kv);
+        inst_claim_all(&in, resume);
+        pipeline_begin(in.pipe);
+        for (size_t i = 0; i < n; i++) {
+            struct pipeline_msg pm = { 0, (int64_t)i, evs[i], strlen(evs[i]), NULL, 0 };
+            assert_int_equal(pipeline_add(in.pipe, &pm, INT64_MAX, &reason, detail, sizeof(detail)),
+                             PIPELINE_OK);
+            if (cuts & (1u << i) || i + 1 == n) { /* a batch ends after event i */
+                if (pipeline_commit(in.pipe, err, sizeof(err)) != JD_OK)
+                    fail_msg("commit: %s", err);
+                pipeline_begin(in.pipe);
+            }
+        }
+        static const struct {
+            const char *channel;
+            int64_t conversions;
+        } want[] = {
+            { "direct", 1 }, { "(none)", 2 }, { "douyin", 1 }, { "live", 0 }, { "wechat", 0 }
+        };
+        for (size_t w = 0; w < sizeof(want) / sizeof(want[0]); w++) {
+            char q[160];
+            snprintf(q, sizeof(q),
+                     "sum(credit{model=\"first_touch\",channel=\"%s\"}.conversions[2d])",
+                     want[w].channel);
+            if (q_int(in.store, q) != want[w].conversions)
+                fail_msg("batch ends %#x: first_touch credits %s %lld conversions, want %lld", cuts,
+                         want[w].channel, (long long)q_int(in.store, q),
+                         (long long)want[w].conversions);
+        }
+        const struct attr_counters *ac = pipeline_attr_counters(in.pipe);
+        if (ac->null_paths != 1 || ac->conversions != 4)
+            fail_msg("batch ends %#x: %llu null paths, %llu conversions; want 1 and 4", cuts,
+                     (unsigned long long)ac->null_paths, (unsigned long long)ac->conversions);
+        inst_close(&in);
+    }
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -622,6 +799,8 @@ int main(void)
         cmocka_unit_test(test_redis_restart_between_batches),
         cmocka_unit_test(test_revoke_mid_batch),
         cmocka_unit_test(test_pinned_start),
+        cmocka_unit_test(test_census_across_instances),
+        cmocka_unit_test(test_attribution_any_batching),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

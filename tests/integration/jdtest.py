@@ -11,6 +11,7 @@ import ctypes
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -19,6 +20,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -218,6 +221,38 @@ class Journeyd:
                 return "".join(f.readlines()[-n:])
         except OSError:
             return ""
+
+
+def http(url, method="GET"):
+    """(status, content type, body) of one request; status None when nothing answers."""
+    req = urllib.request.Request(url, method=method)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, r.headers.get("Content-Type", ""), r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers.get("Content-Type", ""), e.read().decode()
+    except OSError as e:
+        return None, "", str(e)
+
+
+def metric_samples(text):
+    """{(name, frozenset(labels)): value} from Prometheus text."""
+    out = {}
+    for line in text.splitlines():
+        if not line or line.startswith("#"):
+            continue
+        m = re.match(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$', line)
+        if not m:
+            continue
+        labels = frozenset(re.findall(r'([a-zA-Z_]\w*)="((?:[^"\\]|\\.)*)"', m.group(3) or ""))
+        out[(m.group(1), labels)] = float(m.group(4))
+    return out
+
+
+def metric_total(s, name, **want):
+    """The sum of metric \p name's samples whose labels include \p want."""
+    return sum(v for (n, l), v in s.items()
+               if n == name and all((k, w) in l for k, w in want.items()))
 
 
 def free_port():

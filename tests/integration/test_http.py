@@ -26,8 +26,6 @@ import re
 import shutil
 import subprocess
 import time
-import urllib.error
-import urllib.request
 
 import jdtest as jt
 
@@ -63,33 +61,10 @@ BASE = f"http://127.0.0.1:{PORT}"
 
 
 def http(path, method="GET"):
-    req = urllib.request.Request(BASE + path, method=method)
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return r.status, r.headers.get("Content-Type", ""), r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.headers.get("Content-Type", ""), e.read().decode()
-    except OSError as e:
-        return None, "", str(e)
+    return jt.http(BASE + path, method)
 
 
-def samples(text):
-    """{(name, frozenset(labels)): value} from Prometheus text."""
-    out = {}
-    for line in text.splitlines():
-        if not line or line.startswith("#"):
-            continue
-        m = re.match(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)$', line)
-        if not m:
-            continue
-        labels = frozenset(re.findall(r'([a-zA-Z_]\w*)="((?:[^"\\]|\\.)*)"', m.group(3) or ""))
-        out[(m.group(1), labels)] = float(m.group(4))
-    return out
-
-
-def total(s, name, **want):
-    return sum(v for (n, l), v in s.items()
-               if n == name and all((k, w) in l for k, w in want.items()))
+samples, total = jt.metric_samples, jt.metric_total
 
 
 redis = jt.Redis(work)

@@ -7,7 +7,9 @@ a minute while journeyd, with rules and all eight attribution models, is
 SIGKILLed at random moments — during startup, while joining the group,
 mid-batch, with a flush in flight — and restarted at once, twenty times. A
 last run drains the topic. Then an uninterrupted instance (own group, prefix
-and alerts topic) consumes the same topic, and:
+and alerts topic) consumes the same messages, produced at full speed to a
+topic of their own (a consumer of the mock cluster reads a topic produced in
+many small message sets several times slower), and:
 
 - every window total equals the generator's oracle, exactly;
 - the attribution report (`journeyctl attribution`, all eight models) is the
@@ -51,10 +53,10 @@ with open(os.path.join(RULES_DIR, "kill.yaml"), "w") as f:
 rnd = random.Random(2028)
 
 
-def instance(name):
+def instance(name, topic):
     d = os.path.join(work, name)
     os.makedirs(d, exist_ok=True)
-    ex = {"kafka.topics.events": "k", "kafka.topics.dlq": "k.dlq",
+    ex = {"kafka.topics.events": topic, "kafka.topics.dlq": topic + ".dlq",
           "kafka.topics.alerts": "k.alerts." + name, "batch.max_events": "5000",
           "rules.dirs": RULES_DIR, "rules.idle_timeout": "60s", "rules.lease_ttl": "2s",
           # the generator sends 5 % of events up to 10 minutes late: none may be late here
@@ -98,12 +100,12 @@ redis = jt.Redis(work)
 broker = None
 try:
     redis.start()
-    broker = jt.Broker(32, ["k", "k.dlq", "k.alerts.crash", "k.alerts.ref"])
+    broker = jt.Broker(32, ["k", "k.dlq", "u", "u.dlq", "k.alerts.crash", "k.alerts.ref"])
     t0 = time.time()
     msgs, oracle = jt.generate(N, seed=41, users=100000)
     tap.diag(f"{len(msgs)} messages ({oracle['bad']} malformed, {oracle['dups']} re-sent) "
              f"generated in {time.time() - t0:.0f} s")
-    jd = instance("crash")
+    jd = instance("crash", "k")
     # A restart waits out the dead member's session (6 s) and the group's join delay
     # before it is assigned anything, so most kills wait for the claims and then land
     # 0-3 s later, mid-stream; every fourth lands at any moment of the start instead.
@@ -112,6 +114,8 @@ try:
                                 args=(broker.bootstrap, "k", msgs, N / (KILLS * 11)),
                                 daemon=True)
     producer.start()
+    copy = threading.Thread(target=jt.produce, args=(broker.bootstrap, "u", msgs), daemon=True)
+    copy.start()
     def claimed():
         if not os.path.exists(jd.log):
             return 0
@@ -134,6 +138,7 @@ try:
         jd.start(exit_on_eof=False)
     streaming = producer.is_alive()
     producer.join()
+    copy.join()
     tap.ok(kills == KILLS, f"journeyd was SIGKILLed {kills} times while {N} events streamed "
            f"({mid_stream} of them with partitions claimed, the others while starting)")
     tap.ok(mid_stream >= KILLS // 2, "most kills landed mid-stream")
@@ -147,7 +152,7 @@ try:
         tap.diag(jd.tail())
     jt.check_totals(tap, jd, oracle, AT, f"after kill -9 x{kills}")
 
-    ref = instance("ref")
+    ref = instance("ref", "u")
     t0 = time.time()
     ref.start(exit_on_eof=True)
     tap.eq(ref.wait(timeout=1200), 0, f"the uninterrupted run exits 0 ({time.time() - t0:.0f} s)")
