@@ -59,8 +59,17 @@ struct evaluator {
     int64_t *group_wall_ms; /* behind st.group_wall_ms, one per group of rs */
     double *group_secs;
     struct store_progress *prog;
+    int64_t rule_warn_ms; /* monotonic ms of the last "rule not evaluated" line */
+    uint64_t rule_quiet;  /* such failures not logged since (the metrics count each) */
     char err[JD_ERRSTR_SIZE];
 };
+
+/*
+ * A failing rule fails at every tick, and catching up evaluates thousands of
+ * ticks a second: one line per 10 s, saying how many went unlogged, tells as
+ * much (each failure is still counted, with its last error, per rule).
+ */
+#define EVALUATOR_RULE_WARN_MS 10000
 
 static void evaluator_backoff(struct evaluator *ev)
 {
@@ -329,7 +338,16 @@ static void evaluator_ticks(struct evaluator *ev)
         ev->st.ticks++;
         if (e == JD_ERR_INVALID || e == JD_ERR_RANGE || e == JD_ERR_UNSUPPORTED) {
             ev->st.rule_errors++;
-            log_warn("evaluator", "rule not evaluated at this tick", "error=%s", log_q(ev->err));
+            int64_t now = ts_mono_ms();
+            if (ev->rule_warn_ms && now - ev->rule_warn_ms < EVALUATOR_RULE_WARN_MS) {
+                ev->rule_quiet++;
+            } else {
+                log_warn("evaluator", "rule not evaluated at this tick",
+                         "error=%s not_logged_since=%llu", log_q(ev->err),
+                         (unsigned long long)ev->rule_quiet);
+                ev->rule_warn_ms = now;
+                ev->rule_quiet = 0;
+            }
         } else if (e == JD_ERR_REDIS) {
             evaluator_redis_failed(ev, "evaluate");
             return;

@@ -523,7 +523,9 @@ static void loop_reload(void *opaque)
     struct loop *l = opaque;
     log_info("loop", "reloading rules (other configuration changes need a restart)", "config=%s",
              log_q(l->opts->config_path ? l->opts->config_path : "(none)"));
-    notify_reloading();
+    /* before the first READY=1 (partitions not claimed yet) a reload must not announce one */
+    if (l->notified_ready)
+        notify_reloading();
     l->stats.reloads++;
     char why[512] = "";
     struct ruleset *rs = loop_load_rules(l, why, sizeof(why));
@@ -537,7 +539,8 @@ static void loop_reload(void *opaque)
     } else {
         loop_reload_result(l, true, NULL);
     }
-    notify_ready();
+    if (l->notified_ready)
+        notify_ready();
 }
 
 static int loop_setup(struct loop *l)

@@ -700,9 +700,9 @@ enum jd_err pipeline_census(struct pipeline *p, char *errstr, size_t errstr_size
     enum jd_err err = store_series_census(p->store, &types, &ntypes, errstr, errstr_size);
     for (size_t i = 0; i < ntypes && !err; i++) {
         struct jd_str type = jd_str_c(types[i].type);
-        if (types[i].nseries <= (int64_t)card_nseries(p->card, type) &&
-            (types[i].nseries || card_nseries(p->card, type)))
-            continue; /* nothing this process does not know yet (it may know more) */
+        size_t local = card_nseries(p->card, type);
+        if (local && types[i].nseries == (int64_t)local)
+            continue; /* as known: nothing made elsewhere, nothing dropped by GC */
         struct store_series *list = NULL;
         size_t n = 0;
         uint64_t *sids = NULL;
@@ -712,6 +712,7 @@ enum jd_err pipeline_census(struct pipeline *p, char *errstr, size_t errstr_size
             err = jd_errf(JD_ERR_NOMEM, errstr, errstr_size, "out of memory");
         for (size_t k = 0; k < n && sids; k++)
             sids[k] = list[k].sid;
+        card_forget(p->card, type); /* the index replaces what this process knew */
         if (!err && !card_load(p->card, type, sids, n))
             err = jd_errf(JD_ERR_NOMEM, errstr, errstr_size, "out of memory");
         free(sids);

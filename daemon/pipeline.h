@@ -118,8 +118,10 @@ size_t pipeline_partitions(const struct pipeline *p, int32_t *out, size_t cap);
 
 /**
  * @brief Bring the cardinality guard (card.h) up to date with Redis's series
- *        index: types and series other instances made since, or all of them
- *        after a start. Needs the connection to itself (no batch in flight).
+ *        index: a type whose number of series differs from what this process
+ *        knows (other instances made some, GC dropped some, or after a start)
+ *        is read again and replaces it. Needs the connection to itself (no
+ *        batch in flight).
  * @returns JD_OK, JD_ERR_REDIS, JD_ERR_NOMEM.
  */
 enum jd_err pipeline_census(struct pipeline *p, char *errstr, size_t errstr_size);

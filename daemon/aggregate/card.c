@@ -197,6 +197,17 @@ bool card_load(struct card *c, struct jd_str type, const uint64_t *sids, size_t 
     return true;
 }
 
+void card_forget(struct card *c, struct jd_str type)
+{
+    struct card_type *t = card_find(c, type, false);
+    if (!t)
+        return;
+    if (t->cap)
+        memset(t->slots, 0, t->cap * sizeof(*t->slots));
+    t->n = 0;
+    t->has_zero = false;
+}
+
 size_t card_ntypes(const struct card *c)
 {
     return c->ntypes;

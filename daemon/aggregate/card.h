@@ -53,6 +53,13 @@ enum card_verdict card_admit(struct card *c, struct jd_str type, uint64_t sid);
  */
 bool card_load(struct card *c, struct jd_str type, const uint64_t *sids, size_t n);
 
+/**
+ * @brief Forgets the series of \p type (it stays a known type), so that a
+ *        card_load() that follows replaces them: the index also shrinks, as
+ *        GC drops series whose data have all expired.
+ */
+void card_forget(struct card *c, struct jd_str type);
+
 /** @returns the number of types known. */
 size_t card_ntypes(const struct card *c);
 

@@ -646,6 +646,26 @@ static bool config_is_topic_name(const char *s)
     return true;
 }
 
+/* "host:port", "[v6]:port" or ":port" with a port of 1-65535 (its syntax only: no lookup). */
+static bool config_is_listen(const char *s)
+{
+    const char *colon;
+    if (s[0] == '[') {
+        const char *end = strchr(s, ']');
+        if (!end || end == s + 1 || end[1] != ':')
+            return false;
+        colon = end + 1;
+    } else if (!(colon = strrchr(s, ':')) || memchr(s, ':', (size_t)(colon - s))) {
+        return false; /* none, or a bare IPv6 address without brackets */
+    }
+    const char *port = colon + 1;
+    size_t n = strlen(port);
+    if (n == 0 || n > 5 || strspn(port, "0123456789") != n)
+        return false;
+    long v = strtol(port, NULL, 10);
+    return v >= 1 && v <= 65535;
+}
+
 enum jd_err config_validate(const struct config *cfg, char *errstr, size_t errstr_size)
 {
     static const char *const models[] = { "first_touch", "last_touch",     "last_non_direct",
@@ -712,6 +732,11 @@ enum jd_err config_validate(const struct config *cfg, char *errstr, size_t errst
     }
     if (cfg->rules.dirs.n == 0)
         config_err_add(&errs, "rules.dirs: at least one directory is required");
+    if (*cfg->http.listen && !config_is_listen(cfg->http.listen))
+        config_err_add(&errs,
+                       "http.listen: '%s' is not host:port, [v6]:port or :port (port 1-65535; "
+                       "\"\" disables)",
+                       cfg->http.listen);
     return errs.count ? JD_ERR_CONFIG : JD_OK;
 }
 

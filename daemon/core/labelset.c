@@ -46,7 +46,10 @@ void labelset_destroy(struct labelset *s)
 
 size_t labelset_index(struct labelset *s, const char *p, size_t len)
 {
-    if (len > LABELSET_NAME_MAX)
+    /* a value spelled like the shared row joins it: two samples with one label set would
+     * make the whole /metrics page invalid */
+    if (len > LABELSET_NAME_MAX ||
+        (len == sizeof(LABELSET_OTHER) - 1 && !memcmp(p, LABELSET_OTHER, len)))
         return s->cap;
     for (size_t i = hash64(p, len, 0) & s->mask;; i = (i + 1) & s->mask) {
         uint32_t v = s->slots[i];

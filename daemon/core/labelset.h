@@ -3,7 +3,8 @@
  *
  * Event types and channels come from the data, so a metric labelled by them
  * must not grow without bound: the first `cap` distinct values get their own
- * index, every later one shares the index `cap`, named "_other". Lookups
+ * index, every later one shares the index `cap`, named "_other" (as does a
+ * value that is itself "_other", so no two rows share a name). Lookups
  * allocate nothing; the table is sized once.
  */
 #ifndef JD_LABELSET_H

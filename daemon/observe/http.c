@@ -1,8 +1,10 @@
 /*
  * http.c — libmicrohttpd in "external select" mode: the server owns the
  * listening socket and the connections, the loop calls http_run(). Request
- * bodies are not read (no endpoint takes one); what each path means is the
- * handler's business (admin.c).
+ * bodies are not read (no endpoint takes one): a small one is skipped, one
+ * announced larger is answered 413, and a chunked one that grows larger
+ * closes the connection, so a client cannot hold one by streaming a body. What each path means is
+ * the handler's business (admin.c).
  */
 #include "observe/http.h"
 
@@ -17,7 +19,9 @@
 #include <sys/socket.h>
 
 #define HTTP_MAX_CONNECTIONS 32
+#define HTTP_MAX_PER_IP      8 /* one host (a scanner, a stuck script) cannot take them all */
 #define HTTP_TIMEOUT_S       10
+#define HTTP_MAX_BODY        4096
 
 struct http {
     struct MHD_Daemon *d;
@@ -31,20 +35,30 @@ static enum MHD_Result http_answer(void *cls, struct MHD_Connection *conn, const
                                    size_t *upload_data_size, void **con_cls)
 {
     struct http *s = cls;
-    static int first_call_marker;
     (void)version;
     (void)upload_data;
-    if (!*con_cls) {
-        /* headers only so far: a POST body (if any) follows in later calls */
-        *con_cls = &first_call_marker;
-        return MHD_YES;
-    }
-    if (*upload_data_size) {
-        *upload_data_size = 0; /* ignore request bodies */
-        return MHD_YES;
-    }
+    /* the request's state is a number, not an allocation: 1 + the body bytes seen */
+    uintptr_t seen = (uintptr_t)*con_cls;
     struct http_reply r = { .status = 200, .content_type = "text/plain; charset=utf-8" };
-    s->h(s->opaque, method, url, &r);
+    if (!seen) {
+        /* headers only so far: a POST body (if any) follows in later calls; one announced
+         * too large is answered now (libmicrohttpd 0.9.75 cannot answer in mid-upload) */
+        const char *cl =
+            MHD_lookup_connection_value(conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        *con_cls = (void *)(uintptr_t)1;
+        if (!cl || strtoull(cl, NULL, 10) <= HTTP_MAX_BODY)
+            return MHD_YES;
+        r.status = 413;
+        metrics_printf(&r.body, "request body larger than %d bytes\n", HTTP_MAX_BODY);
+    } else if (*upload_data_size) {
+        seen += *upload_data_size;
+        *upload_data_size = 0; /* ignore request bodies */
+        *con_cls = (void *)seen;
+        /* a chunked body that grows past the limit: the connection is closed */
+        return seen - 1 <= HTTP_MAX_BODY ? MHD_YES : MHD_NO;
+    } else {
+        s->h(s->opaque, method, url, &r);
+    }
     if (r.body.oom) {
         metrics_buf_free(&r.body);
         r.status = 500;
@@ -131,7 +145,8 @@ struct http *http_new(const char *listen, http_handler *h, void *opaque, char *e
     s->d =
         MHD_start_daemon(flags, 0, NULL, NULL, http_answer, s, MHD_OPTION_EXTERNAL_LOGGER, http_log,
                          NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_CONNECTION_LIMIT,
-                         (unsigned)HTTP_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
+                         (unsigned)HTTP_MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                         (unsigned)HTTP_MAX_PER_IP, MHD_OPTION_CONNECTION_TIMEOUT,
                          (unsigned)HTTP_TIMEOUT_S, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!s->d) {

@@ -705,9 +705,9 @@ out:
 enum jd_err store_gc(struct store *s, size_t limit, size_t *deleted, int64_t *cutoff, char *errstr,
                      size_t errstr_size)
 {
-    char gc[128], parts[128], meta[128], lim[24];
-    const char *argv[7];
-    size_t lens[7];
+    char gc[128], parts[128], meta[128], lim[24], daylen[24];
+    const char *argv[8];
+    size_t lens[8];
 
     *deleted = 0;
     *cutoff = INT64_MIN;
@@ -718,20 +718,22 @@ enum jd_err store_gc(struct store *s, size_t limit, size_t *deleted, int64_t *cu
     store_keyf(s, parts, sizeof(parts), "parts");
     store_keyf(s, meta, sizeof(meta), "meta");
     snprintf(lim, sizeof(lim), "%zu", limit);
+    snprintf(daylen, sizeof(daylen), "%lld", (long long)window_chunk_ms(WINDOW_DAY));
     argv[2] = "3";
     argv[3] = gc;
     argv[4] = parts;
     argv[5] = meta;
     argv[6] = lim;
+    argv[7] = daylen;
     lens[0] = 7;
     lens[1] = 40;
-    for (int i = 2; i < 7; i++)
+    for (int i = 2; i < 8; i++)
         lens[i] = strlen(argv[i]);
-    redisReply *r = store_evalsha(s, s->sha_gc, store_lua_gc, 7, argv, lens);
+    redisReply *r = store_evalsha(s, s->sha_gc, store_lua_gc, 8, argv, lens);
     if (!r)
         return store_io_error(s, errstr, errstr_size, "gc");
     enum jd_err err = JD_OK;
-    if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
+    if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
         r->element[0]->type == REDIS_REPLY_INTEGER) {
         *deleted = (size_t)r->element[0]->integer;
         if (r->element[1]->type == REDIS_REPLY_STRING)

@@ -272,7 +272,8 @@ enum jd_err store_flush_recv(struct store *s, struct store_refusal *refused, siz
 bool store_flush_in_flight(const struct store *s);
 
 /**
- * @brief Delete what the oldest partition stream time has retired.
+ * @brief Delete what the oldest partition stream time has retired, and drop
+ *        from the series index the series left without data (gc.lua).
  * @param limit most keys per call.
  */
 enum jd_err store_gc(struct store *s, size_t limit, size_t *deleted, int64_t *cutoff, char *errstr,

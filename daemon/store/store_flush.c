@@ -194,6 +194,20 @@ static bool store_add_gc(struct store *s, const struct store_chunkref *ref, int6
     return true;
 }
 
+/*
+ * The memo of a series' index entry, per day chunk: the entry is written
+ * again when the series enters a new one. GC drops the entries of series
+ * whose newest day chunk has expired (gc.lua), and data that comes back
+ * later always lands in a newer chunk, so it is indexed again at once.
+ */
+static uint64_t store_index_memo(const struct agg_series *ser)
+{
+    int64_t chunk = INT64_MIN;
+    for (size_t i = 0; i < ser->ndeltas[WINDOW_DAY]; i++)
+        chunk = JD_MAX(chunk, window_chunk_id(WINDOW_DAY, ser->deltas[WINDOW_DAY][i].bucket));
+    return hash_mix64(ser->sid ^ UINT64_C(0x5e71e5) ^ hash_mix64((uint64_t)chunk));
+}
+
 enum jd_err store_flush_send(struct store *s, const struct store_flush *f, char *errstr,
                              size_t errstr_size)
 {
@@ -263,11 +277,11 @@ enum jd_err store_flush_send(struct store *s, const struct store_flush *f, char 
     }
     ADD(store_arg_fill(a, slot, (int64_t)nappend));
 
-    /* series index: only series not indexed since the last (re)connect */
+    /* series index: only series not indexed in this day chunk since the last (re)connect */
     ADD(store_arg_slot(a, &slot));
     for (size_t i = 0; i < nser; i++) {
         const struct agg_series *ser = agg_series_at(f->agg, i);
-        if (store_memo_has(s, hash_mix64(ser->sid ^ UINT64_C(0x5e71e5)), INT64_MIN))
+        if (store_memo_has(s, store_index_memo(ser), INT64_MIN))
             continue;
         char hex[17];
         store_hex(ser->sid, hex);
@@ -380,7 +394,7 @@ enum jd_err store_flush_send(struct store *s, const struct store_flush *f, char 
      */
     for (size_t i = 0; i < nser; i++) {
         const struct agg_series *ser = agg_series_at(f->agg, i);
-        store_memo_put(s, hash_mix64(ser->sid ^ UINT64_C(0x5e71e5)), INT64_MAX);
+        store_memo_put(s, store_index_memo(ser), INT64_MAX);
         store_memo_put(s, hash64(ser->type.p, ser->type.n, 0x7479706573), INT64_MAX);
     }
     for (size_t i = 0; i < s->nrefs; i++) {

@@ -327,6 +327,57 @@ static void test_gc_by_event_time(void **state)
     store_destroy(s);
 }
 
+/*
+ * A series whose data have all expired (its newest day chunk) leaves the
+ * series index, so it no longer counts under limits.series_per_type; data
+ * that comes back for it is indexed again by its first flush, even from a
+ * store that indexed it before.
+ */
+static void test_gc_drops_series_without_data(void **state)
+{
+    struct fixture *f = *state;
+    struct store_claim c;
+    struct store_refusal ref[8];
+    size_t nref, deleted;
+    int64_t cutoff;
+    char err[JD_ERRSTR_SIZE], v[64];
+    struct store *s = new_store(f, "gcs", JD_MS_HOUR); /* day buckets live 800 days */
+    redisContext *raw = redis_spawn_connect(&f->redis);
+    assert_non_null(raw);
+
+    assert_int_equal(store_claim(s, "ev", 2, "a", &c, err, sizeof(err)), JD_OK);
+    add(f->agg, "visit", "web", T0, false, 0, "u1");
+    add(f->agg, "visit", "app", T0, false, 0, "u2");
+    assert_int_equal(flush(f, s, 2, "a", c.epoch, 0, 1, T0, ref, &nref), JD_OK);
+    /* 900 days on, only app has data: web's last day chunk expires */
+    const int64_t later = T0 + 900 * JD_MS_DAY;
+    add(f->agg, "visit", "app", later, false, 0, "u2");
+    assert_int_equal(flush(f, s, 2, "a", c.epoch, 1, 2, later, ref, &nref), JD_OK);
+    redisReply *r = redisCommand(raw, "HLEN {gcs}:s:visit");
+    assert_int_equal(r->integer, 2);
+    freeReplyObject(r);
+    assert_int_equal(store_gc(s, 1000, &deleted, &cutoff, err, sizeof(err)), JD_OK);
+    assert_true(deleted > 0);
+    r = redisCommand(raw, "HLEN {gcs}:s:visit");
+    assert_int_equal(r->integer, 1); /* web went; app, with a later chunk, stays */
+    freeReplyObject(r);
+    query1(s, "count(visit{channel=\"app\"}[1d])", later + JD_MS_DAY, v, sizeof(v));
+    assert_string_equal(v, "1");
+    query1(s, "count(visit{channel=\"web\"}[1d])", later + JD_MS_DAY, v, sizeof(v));
+    assert_string_equal(v, "0");
+
+    /* web comes back: indexed again at once, though this store indexed it before */
+    add(f->agg, "visit", "web", later + JD_MS_HOUR, false, 0, "u1");
+    assert_int_equal(flush(f, s, 2, "a", c.epoch, 2, 3, later + JD_MS_HOUR, ref, &nref), JD_OK);
+    r = redisCommand(raw, "HLEN {gcs}:s:visit");
+    assert_int_equal(r->integer, 2);
+    freeReplyObject(r);
+    query1(s, "count(visit{channel=\"web\"}[1d])", later + JD_MS_DAY, v, sizeof(v));
+    assert_string_equal(v, "1");
+    redisFree(raw);
+    store_destroy(s);
+}
+
 static void test_redis_restart(void **state)
 {
     struct fixture *f = *state;
@@ -714,6 +765,7 @@ int main(void)
         cmocka_unit_test(test_last_ties),
         cmocka_unit_test(test_seen_slices),
         cmocka_unit_test(test_gc_by_event_time),
+        cmocka_unit_test(test_gc_drops_series_without_data),
         cmocka_unit_test(test_redis_restart),
         cmocka_unit_test(test_pin_start_offset),
         cmocka_unit_test(test_unknown_stream_time),

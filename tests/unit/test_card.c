@@ -3,7 +3,8 @@
  *
  * Covers the two limits (types, series per type), that what was admitted
  * stays admitted, loading the index as a union with what was admitted,
- * an index already past a lowered limit, series id 0, growth past the
+ * forgetting a type's series (GC shrinks the index), an index already past
+ * a lowered limit, series id 0, growth past the
  * initial tables against a naive model, and the per-type counts reported.
  */
 #include <setjmp.h>
@@ -83,6 +84,25 @@ static void test_load_is_a_union(void **state)
     /* a type only another instance has seen counts against limits.types */
     assert_true(card_load(c, S("cost"), NULL, 0));
     assert_int_equal(card_ntypes(c), 2);
+    card_destroy(c);
+}
+
+/* Forgetting a type's series (before loading the index again) frees their places. */
+static void test_forget(void **state)
+{
+    (void)state;
+    struct card *c = card_new(10, 2);
+    assert_int_equal(card_admit(c, S("touch"), 0), CARD_OK);
+    assert_int_equal(card_admit(c, S("touch"), 1), CARD_OK);
+    assert_int_equal(card_admit(c, S("touch"), 2), CARD_SERIES_LIMIT);
+    card_forget(c, S("touch"));
+    card_forget(c, S("unknown")); /* nothing to forget */
+    assert_int_equal(card_nseries(c, S("touch")), 0);
+    assert_int_equal(card_ntypes(c), 1); /* still a known type */
+    uint64_t idx[] = { 1 };              /* GC dropped series 0 */
+    assert_true(card_load(c, S("touch"), idx, 1));
+    assert_int_equal(card_admit(c, S("touch"), 2), CARD_OK);
+    assert_int_equal(card_admit(c, S("touch"), 0), CARD_SERIES_LIMIT);
     card_destroy(c);
 }
 
@@ -179,9 +199,13 @@ static void test_matches_model(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_series_limit),    cmocka_unit_test(test_type_limit),
-        cmocka_unit_test(test_load_is_a_union), cmocka_unit_test(test_index_past_a_lowered_limit),
-        cmocka_unit_test(test_series_id_zero),  cmocka_unit_test(test_matches_model),
+        cmocka_unit_test(test_series_limit),
+        cmocka_unit_test(test_type_limit),
+        cmocka_unit_test(test_load_is_a_union),
+        cmocka_unit_test(test_forget),
+        cmocka_unit_test(test_index_past_a_lowered_limit),
+        cmocka_unit_test(test_series_id_zero),
+        cmocka_unit_test(test_matches_model),
     };
     return cmocka_run_group_tests_name("card", tests, NULL, NULL);
 }

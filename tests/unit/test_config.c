@@ -1080,6 +1080,13 @@ struct validate_case {
 };
 
 static const struct validate_case validate_cases[] = {
+    { { "http.listen=garbage" }, "http.listen: 'garbage' is not host:port" },
+    { { "http.listen=127.0.0.1:99999" }, "http.listen: '127.0.0.1:99999' is not host:port" },
+    { { "http.listen=::1:9464" }, "http.listen: '::1:9464' is not host:port" },
+    { { "http.listen=[]:9464" }, "http.listen: '[]:9464' is not host:port" },
+    { { "http.listen=localhost:" }, "http.listen: 'localhost:' is not host:port" },
+    { { "http.listen=localhost:0" }, "http.listen: 'localhost:0' is not host:port" },
+    { { "http.listen=localhost:80a" }, "http.listen: 'localhost:80a' is not host:port" },
     { { "kafka.brokers=" }, "kafka.brokers: must not be empty (use 'embedded' for a demo)" },
     { { "kafka.group=" }, "kafka.group: must not be empty" },
     { { "kafka.topics.dlq=" }, "kafka.topics: events, alerts and dlq must all be set" },
@@ -1141,6 +1148,23 @@ static void test_validate_cases(void **state)
         if (rc != JD_ERR_CONFIG || strncmp(err, c->want, strlen(c->want)) != 0 ||
             count_lines(err) != 1)
             fail_msg("case %zu: rc %d '%s', want '%s'", i, rc, err, c->want);
+    }
+}
+
+/* Listen addresses --check-config accepts (their syntax: nothing is resolved or bound). */
+static void test_validate_listen(void **state)
+{
+    static const char *const ok[] = { "",           "127.0.0.1:9464",          ":9464",
+                                      "[::1]:9464", "journeyd.internal:65535", "0.0.0.0:1" };
+    (void)state;
+    for (size_t i = 0; i < JD_ARRAY_SIZE(ok); i++) {
+        struct config *cfg = new_config();
+        char err[BIG_ERR] = "";
+        assert_int_equal(config_set(cfg, "http.listen", ok[i], err, sizeof(err)), JD_OK);
+        enum jd_err rc = config_validate(cfg, err, sizeof(err));
+        config_destroy(cfg);
+        if (rc != JD_OK)
+            fail_msg("'%s': %s", ok[i], err);
     }
 }
 
@@ -1534,6 +1558,7 @@ int main(void)
         cmocka_unit_test(test_precedence),
         cmocka_unit_test(test_validate_cases),
         cmocka_unit_test(test_validate_accepts),
+        cmocka_unit_test(test_validate_listen),
         cmocka_unit_test(test_validate_reports_all),
         cmocka_unit_test(test_reference),
         cmocka_unit_test(test_reference_bounds_exact),

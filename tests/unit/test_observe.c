@@ -87,6 +87,17 @@ static void test_tally(void **state)
     assert_int_equal(tally_total(t, 0, 0), 5);
     assert_int_equal(tally_total(t, 1, 1), 7);
     assert_int_equal(tally_total(t, 2, 2), 2);
+    /* a value that is itself "_other" (a valid event type) joins that row, even with room
+     * left: two rows named alike would make the /metrics page invalid */
+    struct tally *u = tally_new(4, 1);
+    tally_add(u, "_other", 6, 0, 3);
+    tally_add(u, "lead", 4, 0, 1);
+    tally_commit(u);
+    assert_int_equal(tally_rows(u), 2);
+    assert_string_equal(tally_label(u, 0), "lead");
+    assert_string_equal(tally_label(u, 1), "_other");
+    assert_int_equal(tally_total(u, 1, 0), 3);
+    tally_destroy(u);
     tally_add(t, "douyin", 6, 0, 100);
     tally_discard(t); /* a batch that was not applied */
     tally_add(t, "douyin", 6, 0, 1);
