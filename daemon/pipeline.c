@@ -7,8 +7,10 @@
  * time (max event time applied, in offset order) and the seen-id set. Every
  * decision that changes a total depends only on the partition's own offset
  * order and on what Redis holds at claim time, which is why a replay after a
- * crash decides exactly as the first run did. It does not touch Kafka, and
- * a batch's own bookkeeping and store request are batch.c's.
+ * crash decides exactly as the first run did — except the cardinality guard
+ * (card.h), a bound rather than a total: which new label set is the first
+ * refused at a limit depends on the order partitions arrive in. It does not
+ * touch Kafka, and a batch's own bookkeeping and store request are batch.c's.
  */
 #include "pipeline.h"
 
@@ -362,6 +364,8 @@ enum pipeline_verdict pipeline_add(struct pipeline *p, const struct pipeline_msg
     }
     size_t ln = series_labels_encode(ev, p->labels);
     uint64_t sid = series_id(ev->type, p->labels, ln);
+    /* before de-duplication: a refused event must not be remembered as seen, or its replay
+     * from the DLQ (after the limit is raised) would be dropped as a duplicate */
     enum card_verdict cv = card_admit(p->card, ev->type, sid);
     if (cv == CARD_NOMEM)
         goto nomem;

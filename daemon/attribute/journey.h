@@ -9,8 +9,9 @@
  * touches oldest first (ties keep their arrival order), conversions one per
  * type. A journey lives while it has either: a conversion without touches
  * still decides, in `reset` mode, which late touches a later conversion of
- * its type may see. journey_decode() and journey_encode() take and give bytes (no I/O)
- * and are exact inverses; the decoder refuses anything else as damaged.
+ * its type may see. journey_decode() and journey_encode() take and give
+ * bytes (no I/O) and are exact inverses; the decoder refuses anything else
+ * as damaged.
  * Eligibility (attribution.md): a conversion at tc sees the touches with
  * tc − lookback ≤ ts ≤ tc, and in `reset` mode only those after the
  * previous conversion of its type. A journey keeps at most `max_touches`

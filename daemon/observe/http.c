@@ -3,8 +3,8 @@
  * listening socket and the connections, the loop calls http_run(). Request
  * bodies are not read (no endpoint takes one): a small one is skipped, one
  * announced larger is answered 413, and a chunked one that grows larger
- * closes the connection, so a client cannot hold one by streaming a body. What each path means is
- * the handler's business (admin.c).
+ * closes the connection, so a client cannot hold one by streaming a body.
+ * What each path means is the handler's business (admin.c).
  */
 #include "observe/http.h"
 
