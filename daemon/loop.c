@@ -64,9 +64,15 @@ struct loop {
     char err[JD_ERRSTR_SIZE];
     int64_t backoff_ms, next_redis_try;
     int64_t last_housekeeping, last_progress, last_gc;
-    int64_t census_at;      /* monotonic: the guard's next census; 0: before the next claim */
-    uint64_t progress_ok;   /* ok count at the last progress line */
-    int64_t first_msg_ms;   /* first message consumed (monotonic) */
+    int64_t census_at;    /* monotonic: the guard's next census; 0: before the next claim */
+    uint64_t progress_ok; /* ok count at the last progress line */
+    int64_t first_msg_ms; /* first message consumed (monotonic) */
+    /* where the loop's time went since the first message, seconds: waiting for
+     * messages, decoding and aggregating them, waiting for the previous
+     * batch's flush, attributing and sending a batch (the "stopped" line) */
+    struct {
+        double poll, build, wait, send;
+    } spent;
     int64_t last_commit_ms; /* last batch applied in Redis */
     uint64_t consumed;
     /* the assignment as the pipeline knows it (consume_assignment_gen()) */
@@ -395,7 +401,11 @@ static void loop_batch(struct loop *l, ssize_t n)
                   log_q(l->err));
         pipeline_abort(l->pipe); /* its partitions are re-claimed and re-read */
     }
+    double tb = ts_mono_s();
     loop_finish(l); /* a failure here drops this batch too: it continued from that one */
+    double tw = ts_mono_s();
+    l->spent.build += tb - t0;
+    l->spent.wait += tw - tb;
     if (pipeline_pending(l->pipe)) {
         l->sent_at = ts_mono_s();
         metrics_hist_observe(&l->stats.batch_seconds, l->sent_at - t0);
@@ -409,6 +419,7 @@ static void loop_batch(struct loop *l, ssize_t n)
             log_error("loop", "cannot send the batch; it will be re-read", "error=%s",
                       log_q(l->err));
     }
+    l->spent.send += ts_mono_s() - tw;
 }
 
 static void loop_housekeeping(struct loop *l, int64_t now)
@@ -665,8 +676,11 @@ int loop_run(struct config *cfg, const struct loop_opts *opts)
         }
         /* with a batch in flight, do not wait for more: collect it instead */
         bool waiting = pipeline_in_flight(l.pipe);
+        double tp = ts_mono_s();
         ssize_t n = consume_poll(l.cons, l.msgs, (size_t)cfg->batch.max_events,
                                  waiting ? 0 : (int)cfg->batch.max_wait_ms);
+        if (l.first_msg_ms)
+            l.spent.poll += ts_mono_s() - tp;
         if (n > 0) {
             loop_batch(&l, n);
             for (ssize_t i = 0; i < n; i++)
@@ -701,11 +715,12 @@ int loop_run(struct config *cfg, const struct loop_opts *opts)
     log_info("loop", "stopped",
              "consumed=%llu ok=%llu dup=%llu dlq=%llu too_old=%llu "
              "batches=%llu redis_round_trips=%llu first_to_applied_ms=%.0f "
-             "events_per_sec=%.0f",
+             "events_per_sec=%.0f poll_s=%.3f build_s=%.3f flush_wait_s=%.3f send_s=%.3f",
              (unsigned long long)l.consumed, (unsigned long long)c->ok, (unsigned long long)c->dup,
              (unsigned long long)c->dlq, (unsigned long long)c->too_old,
              (unsigned long long)c->batches, (unsigned long long)store_round_trips(l.store), span,
-             span > 0 ? (double)l.consumed * 1000.0 / span : 0.0);
+             span > 0 ? (double)l.consumed * 1000.0 / span : 0.0, l.spent.poll, l.spent.build,
+             l.spent.wait, l.spent.send);
     loop_teardown(&l);
     return rc;
 }

@@ -26,14 +26,20 @@
 
 struct attr_ev {
     int32_t partition;
-    uint32_t seq;
     bool conversion;
     bool has_value;
     int64_t ts, value;
     int64_t st;                           /* the partition's stream time with this event */
     size_t user, channel, campaign, type; /* arena offsets */
     uint16_t luser, lchannel, lcampaign, ltype;
+    uint64_t fa, fb; /* the user's fingerprint; fp is its hex, so both sort alike */
     char fp[33];
+};
+
+/* A sort key of attr_sort(): the event's partition and fingerprint's high half. */
+struct attr_key {
+    uint64_t fa;
+    uint32_t part, idx;
 };
 
 struct attr_weights {
@@ -61,6 +67,9 @@ struct attr {
     size_t alen, acap;
     /* attr_run()'s working memory, kept across batches */
     size_t *order, caporder;
+    struct attr_key *keys, *keys2;
+    size_t capkeys, capkeys2;
+    uint32_t hist[12][256]; /* attr_sort()'s digit counts */
     struct store_get *gets;
     size_t capgets;
     struct expiry *x;
@@ -146,6 +155,8 @@ void attr_destroy(struct attr *a)
     free(a->ev);
     free(a->arena);
     free(a->order);
+    free(a->keys);
+    free(a->keys2);
     free(a->gets);
     free(a->idx);
     free(a->out);
@@ -197,7 +208,6 @@ bool attr_add(struct attr *a, int32_t partition, const struct event *ev, int64_t
     struct attr_ev *e = &a->ev[a->nev];
     memset(e, 0, sizeof(*e));
     e->partition = partition;
-    e->seq = (uint32_t)a->nev;
     e->conversion = attr_is_conversion(a, ev->type);
     e->ts = ev->ts_ms;
     e->st = st;
@@ -265,16 +275,63 @@ static struct jd_str attr_str(const struct attr *a, size_t off, size_t len)
 
 /* --------------------------------------------------------------- a batch */
 
-static int attr_cmp(const void *x, const void *y, void *ctx)
+static unsigned attr_digit(const struct attr_key *k, int d)
 {
-    const struct attr_ev *e = ((const struct attr *)ctx)->ev;
-    const struct attr_ev *p = &e[*(const size_t *)x], *q = &e[*(const size_t *)y];
-    if (p->partition != q->partition)
-        return p->partition < q->partition ? -1 : 1;
-    int c = memcmp(p->fp, q->fp, 32);
-    if (c)
-        return c;
-    return p->seq < q->seq ? -1 : p->seq > q->seq;
+    return d < 8 ? (unsigned)(k->fa >> (8 * d)) & 0xff : (k->part >> (8 * (d - 8))) & 0xff;
+}
+
+/*
+ * Orders the batch's events by partition, user fingerprint and arrival
+ * into a->order: a stable radix sort, byte by byte, over the partition and
+ * the fingerprint's high half (a byte all keys share costs no pass), then
+ * insertion by the low half where two users share a high half (about one
+ * batch in 2^40). qsort_r() with a comparator cost more than all the rest
+ * of grouping a batch.
+ */
+static bool attr_sort(struct attr *a)
+{
+    size_t n = a->nev;
+    if (!jd_reserve((void **)&a->keys, &a->capkeys, n + 1, sizeof(*a->keys)) ||
+        !jd_reserve((void **)&a->keys2, &a->capkeys2, n + 1, sizeof(*a->keys2)))
+        return false;
+    memset(a->hist, 0, sizeof(a->hist));
+    for (size_t i = 0; i < n; i++) {
+        struct attr_key *k = &a->keys[i];
+        *k = (struct attr_key){ a->ev[i].fa, (uint32_t)a->ev[i].partition, (uint32_t)i };
+        for (int d = 0; d < 12; d++)
+            a->hist[d][attr_digit(k, d)]++;
+    }
+    struct attr_key *src = a->keys, *dst = a->keys2;
+    for (int d = 0; d < 12 && n; d++) {
+        uint32_t *h = a->hist[d];
+        if (h[attr_digit(&src[0], d)] == n)
+            continue;
+        uint32_t sum = 0;
+        for (int b = 0; b < 256; b++) {
+            uint32_t c = h[b];
+            h[b] = sum;
+            sum += c;
+        }
+        for (size_t i = 0; i < n; i++)
+            dst[h[attr_digit(&src[i], d)]++] = src[i];
+        struct attr_key *t = src;
+        src = dst;
+        dst = t;
+    }
+    for (size_t i = 1; i < n; i++) {
+        struct attr_key k = src[i];
+        const struct attr_ev *e = &a->ev[k.idx];
+        size_t j = i;
+        while (j > 0 && src[j - 1].part == k.part && src[j - 1].fa == k.fa &&
+               a->ev[src[j - 1].idx].fb > e->fb) {
+            src[j] = src[j - 1];
+            j--;
+        }
+        src[j] = k;
+    }
+    for (size_t i = 0; i < n; i++)
+        a->order[i] = src[i].idx;
+    return true;
 }
 
 /* Canonical credit labels (series.h): campaign, channel, conversion_type, model. */
@@ -486,13 +543,13 @@ static size_t attr_users(struct attr *a)
         return SIZE_MAX;
     for (size_t i = 0; i < a->nev; i++) {
         struct attr_ev *e = &a->ev[i];
-        store_user_fp(attr_str(a, e->user, e->luser), e->fp);
-        a->order[i] = i;
+        store_user_fp(attr_str(a, e->user, e->luser), e->fp, &e->fa, &e->fb);
     }
-    qsort_r(a->order, a->nev, sizeof(*a->order), attr_cmp, a);
+    if (!attr_sort(a))
+        return SIZE_MAX;
     for (size_t k = 0; k < a->nev; k++) {
         const struct attr_ev *e = &a->ev[a->order[k]], *p = k ? &a->ev[a->order[k - 1]] : NULL;
-        if (p && p->partition == e->partition && !memcmp(p->fp, e->fp, 32))
+        if (p && p->partition == e->partition && p->fa == e->fa && p->fb == e->fb)
             continue;
         store_key_journey(a->store, a->gets[nusers].key, sizeof(a->gets[nusers].key), a->topic,
                           e->partition, e->fp);

@@ -194,6 +194,33 @@ static enum jd_err event_dup(char *errstr, size_t n, const char *name)
 }
 
 /* Records the flat-dialect fields of object `obj`; `all` also takes event_id/type/ts. */
+/*
+ * The index of a flat member's name in event_scan_flat()'s table, or
+ * SIZE_MAX: by length first, so most keys cost one comparison (every event
+ * comes through here).
+ */
+static size_t event_flat_slot(const char *k, size_t n)
+{
+#define EVENT_IS(lit) (n == sizeof(lit) - 1 && !memcmp(k, lit, sizeof(lit) - 1))
+    switch (n) {
+    case 2:
+        return EVENT_IS("ts") ? 2 : SIZE_MAX;
+    case 3:
+        return EVENT_IS("utm") ? 6 : SIZE_MAX;
+    case 4:
+        return EVENT_IS("type") ? 1 : SIZE_MAX;
+    case 5:
+        return EVENT_IS("value") ? 7 : EVENT_IS("props") ? 8 : SIZE_MAX;
+    case 7:
+        return EVENT_IS("user_id") ? 3 : EVENT_IS("channel") ? 4 : SIZE_MAX;
+    case 8:
+        return EVENT_IS("event_id") ? 0 : EVENT_IS("campaign") ? 5 : SIZE_MAX;
+    default:
+        return SIZE_MAX;
+    }
+#undef EVENT_IS
+}
+
 static enum jd_err event_scan_flat(struct event_decoder *d, const struct doc_node *obj,
                                    struct event_fields *f, bool all, char *errstr, size_t n)
 {
@@ -208,17 +235,12 @@ static enum jd_err event_scan_flat(struct event_decoder *d, const struct doc_nod
         i = c->end;
         if (c->flags & DOC_F_BADKEY)
             return jd_errf(JD_ERR_EV_BAD_TYPE, errstr, n, "object keys must be strings");
-        for (size_t s = all ? 0 : 3; s < JD_ARRAY_SIZE(names); s++) {
-            if (!c->key_len || c->key[0] != names[s][0]) /* cheap reject before strlen */
-                continue;
-            size_t nl = strlen(names[s]);
-            if (c->key_len == nl && !memcmp(c->key, names[s], nl)) {
-                if (*slots[s])
-                    return event_dup(errstr, n, names[s]);
-                *slots[s] = c;
-                break;
-            }
-        }
+        size_t s = event_flat_slot(c->key, c->key_len);
+        if (s == SIZE_MAX || (!all && s < 3))
+            continue;
+        if (*slots[s])
+            return event_dup(errstr, n, names[s]);
+        *slots[s] = c;
     }
     return JD_OK;
 }

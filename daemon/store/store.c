@@ -48,6 +48,33 @@ size_t store_keyf(const struct store *s, char *buf, size_t size, const char *fmt
     return (size_t)(n + m);
 }
 
+bool store_append_argv(struct store *s, size_t argc, const char **argv, const size_t *lens)
+{
+    /* "*N\r\n" then "$LEN\r\nBYTES\r\n" per argument; 24 bytes bound each number */
+    size_t need = 26;
+    for (size_t i = 0; i < argc; i++)
+        need += lens[i] + 27;
+    if (!s->ctx || !jd_reserve((void **)&s->cmd, &s->capcmd, need, 1))
+        return false;
+    char *w = s->cmd;
+    *w++ = '*';
+    w += store_fmt_i64(w, (int64_t)argc);
+    *w++ = '\r';
+    *w++ = '\n';
+    for (size_t i = 0; i < argc; i++) {
+        *w++ = '$';
+        w += store_fmt_i64(w, (int64_t)lens[i]);
+        *w++ = '\r';
+        *w++ = '\n';
+        if (lens[i])
+            memcpy(w, argv[i], lens[i]);
+        w += lens[i];
+        *w++ = '\r';
+        *w++ = '\n';
+    }
+    return redisAppendFormattedCommand(s->ctx, s->cmd, (size_t)(w - s->cmd)) == REDIS_OK;
+}
+
 void store_hex(uint64_t v, char out[17])
 {
     static const char hex[] = "0123456789abcdef";
@@ -267,6 +294,7 @@ struct store *store_new(const struct store_opts *opts, char *errstr, size_t errs
     s->retention = opts->retention;
     s->max_bulk_len = STORE_DEFAULT_MAX_BULK;
     s->chunk_prefix_len = store_keyf(s, s->chunk_prefix, sizeof(s->chunk_prefix), "c:");
+    s->jkey_len = store_keyf(s, s->jkey, sizeof(s->jkey), "j:");
     return s;
 }
 
@@ -283,6 +311,7 @@ void store_destroy(struct store *s)
     free(s->pending);
     free(s->refs);
     free(s->args.buf);
+    free(s->cmd);
     free(s->args.off);
     free(s->args.alen);
     free(s->args.argv);
@@ -599,7 +628,7 @@ enum jd_err store_load_seen(struct store *s, const char *topic, int32_t partitio
         store_key_seen(s, key, sizeof(key), topic, partition, sl);
         const char *argv[] = { "GET", key };
         size_t lens[] = { 3, strlen(key) };
-        if (redisAppendCommandArgv(s->ctx, 2, argv, lens) != REDIS_OK)
+        if (!store_append_argv(s, 2, argv, lens))
             return store_io_error(s, errstr, errstr_size, "GET seen");
     }
     s->round_trips++;

@@ -341,8 +341,12 @@ void store_gets_free(struct store_get *gets, size_t n);
 
 /* ------------------------------------------------------------- journeys */
 
-/** The 32-hex fingerprint of a user id that names its journey (plus NUL). */
-void store_user_fp(struct jd_str user, char out[33]);
+/**
+ * The 32-hex fingerprint of a user id that names its journey (plus NUL);
+ * \p a and \p b (may be NULL) get its halves as numbers, which order like
+ * the hex.
+ */
+void store_user_fp(struct jd_str user, char out[33], uint64_t *a, uint64_t *b);
 
 /** `{P}:j:TOPIC:PARTITION:FP`: the journey of user \p fp on \p partition. */
 size_t store_key_journey(const struct store *s, char *buf, size_t size, const char *topic,

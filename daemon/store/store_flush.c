@@ -379,7 +379,7 @@ enum jd_err store_flush_send(struct store *s, const struct store_flush *f, char 
     argv[1] = s->sha_flush;
     a->alen[0] = 7;
     a->alen[1] = 40;
-    if (redisAppendCommandArgv(s->ctx, (int)a->n, argv, a->alen) != REDIS_OK)
+    if (!store_append_argv(s, a->n, argv, a->alen))
         return store_io_error(s, errstr, errstr_size, "flush");
     /* write it all now: Redis runs the script while the caller prepares the next batch */
     int done = 0;

@@ -56,6 +56,10 @@ struct store {
     char chunk_prefix[64]; /* "{P}:c:" */
     size_t chunk_prefix_len;
     bool in_flight; /* a flush was sent and its reply not read yet */
+    char *cmd;      /* store_append_argv()'s RESP buffer, kept across commands */
+    size_t capcmd;
+    char jkey[STORE_KEY_MAX]; /* "{P}:j:" */
+    size_t jkey_len;
 };
 
 struct store_chunkref {
@@ -86,6 +90,14 @@ static inline size_t store_fmt_i64(char *out, int64_t v)
         out[w++] = tmp[--n];
     return w;
 }
+
+/**
+ * @brief Queue one command on the connection (hiredis's output buffer; sent
+ *        with the next write), formatted here: hiredis's own formatter costs
+ *        more than the rest of a 40,000-command read.
+ * @returns false when out of memory or not connected (nothing queued).
+ */
+bool store_append_argv(struct store *s, size_t argc, const char **argv, const size_t *lens);
 
 /** printf into a key under the deployment's hash tag: "{P}:" + fmt. */
 size_t store_keyf(const struct store *s, char *buf, size_t size, const char *fmt, ...)

@@ -18,18 +18,39 @@
 #include <stdlib.h>
 #include <string.h>
 
-void store_user_fp(struct jd_str user, char out[33])
+void store_user_fp(struct jd_str user, char out[33], uint64_t *a, uint64_t *b)
 {
-    uint64_t a, b;
-    hash128(user.p, user.n, &a, &b);
-    store_hex(a, out);
-    store_hex(b, out + 16);
+    uint64_t x, y;
+    hash128(user.p, user.n, &x, &y);
+    store_hex(x, out);
+    store_hex(y, out + 16);
+    if (a)
+        *a = x;
+    if (b)
+        *b = y;
 }
 
 size_t store_key_journey(const struct store *s, char *buf, size_t size, const char *topic,
                          int32_t partition, const char fp[33])
 {
-    return store_keyf(s, buf, size, "j:%s:%d:%s", topic, (int)partition, fp);
+    /* written by hand: this runs for every user of every batch */
+    char tmp[STORE_KEY_MAX];
+    size_t n = s->jkey_len, lt = strnlen(topic, 160);
+    memcpy(tmp, s->jkey, n);
+    memcpy(tmp + n, topic, lt);
+    n += lt;
+    tmp[n++] = ':';
+    n += store_fmt_i64(tmp + n, partition);
+    tmp[n++] = ':';
+    memcpy(tmp + n, fp, 32);
+    n += 32;
+    tmp[n] = '\0';
+    if (size) {
+        size_t c = n < size ? n : size - 1;
+        memcpy(buf, tmp, c);
+        buf[c] = '\0';
+    }
+    return n;
 }
 
 size_t store_key_journey_index(const struct store *s, char *buf, size_t size, const char *topic,

@@ -208,7 +208,7 @@ enum jd_err store_get_many(struct store *s, struct store_get *gets, size_t n, ch
     for (size_t i = 0; i < n; i++) {
         const char *argv[] = { "GET", gets[i].key };
         size_t lens[] = { 3, strlen(gets[i].key) };
-        if (redisAppendCommandArgv(ctx, 2, argv, lens) != REDIS_OK)
+        if (!store_append_argv(s, 2, argv, lens))
             return store_read_fail(s, errstr, errstr_size, "GET");
     }
     for (size_t i = 0; i < n; i++) {
