@@ -27,6 +27,9 @@
 #include "publish/publish.h"
 #include "store/store.h"
 
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +69,7 @@ struct loop {
     int64_t last_housekeeping, last_progress, last_gc;
     int64_t census_at;    /* monotonic: the guard's next census; 0: before the next claim */
     uint64_t progress_ok; /* ok count at the last progress line */
+    uint64_t trimmed_ok;  /* ok count when the heap was last trimmed */
     int64_t first_msg_ms; /* first message consumed (monotonic) */
     /* where the loop's time went since the first message, seconds: waiting for
      * messages, decoding and aggregating them, waiting for the previous
@@ -422,6 +426,23 @@ static void loop_batch(struct loop *l, ssize_t n)
     l->spent.send += ts_mono_s() - tw;
 }
 
+/*
+ * A catch-up peaks at the fetch queue plus the batches in flight (README
+ * "Sizing"), and glibc keeps most of that mapped after it is freed: once the
+ * consumer is near the end again, hand it back. At most every ten seconds
+ * (from the progress block) and only after a few batches' worth of events.
+ */
+static void loop_trim(struct loop *l, long long lag, uint64_t ok)
+{
+    uint64_t batch = (uint64_t)l->cfg->batch.max_events;
+    if (lag < 0 || (uint64_t)lag > batch || ok - l->trimmed_ok < 4 * batch)
+        return;
+    l->trimmed_ok = ok;
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+}
+
 static void loop_housekeeping(struct loop *l, int64_t now)
 {
     publish_poll(l->pub);
@@ -454,6 +475,7 @@ static void loop_housekeeping(struct loop *l, int64_t now)
         int64_t offs[LOOP_MAX_PARTS];
         size_t np = pipeline_positions(l->pipe, parts, offs, LOOP_MAX_PARTS);
         double secs = (double)(now - l->last_progress) / 1000.0;
+        long long lag = (long long)consume_lag(l->cons, parts, offs, np);
         if (l->last_progress)
             log_info("loop", "progress",
                      "events_per_sec=%.0f ok=%llu dup=%llu dlq=%llu too_old=%llu late=%llu "
@@ -461,15 +483,13 @@ static void loop_housekeeping(struct loop *l, int64_t now)
                      (double)(c->ok - l->progress_ok) / secs, (unsigned long long)c->ok,
                      (unsigned long long)c->dup, (unsigned long long)c->dlq,
                      (unsigned long long)c->too_old, (unsigned long long)c->late,
-                     consume_assigned_count(l->cons),
-                     (long long)consume_lag(l->cons, parts, offs, np),
+                     consume_assigned_count(l->cons), lag,
                      store_is_connected(l->store) ? "up" : "down");
         char wm[TS_RFC3339_SIZE] = "none";
         if (evaluator_watermark(l->ev) != INT64_MIN)
             ts_format_rfc3339(evaluator_watermark(l->ev), wm, sizeof(wm));
         notify_status("%.0f events/s, lag %lld, watermark %s, Redis %s",
-                      l->last_progress ? (double)(c->ok - l->progress_ok) / secs : 0.0,
-                      (long long)consume_lag(l->cons, parts, offs, np), wm,
+                      l->last_progress ? (double)(c->ok - l->progress_ok) / secs : 0.0, lag, wm,
                       store_is_connected(l->store) ? "up" : "down");
         const struct attr_counters *ac = pipeline_attr_counters(l->pipe);
         if (l->last_progress && ac)
@@ -484,6 +504,7 @@ static void loop_housekeeping(struct loop *l, int64_t now)
                      (unsigned long long)ac->learn_errors);
         l->progress_ok = c->ok;
         l->last_progress = now;
+        loop_trim(l, lag, c->ok);
     }
 }
 

@@ -186,16 +186,19 @@ static bool ctl_attr_paths(struct ctl_attr_live *l, const struct report_opts *o)
     int64_t h0 = l->from / JD_MS_HOUR, h1 = l->to / JD_MS_HOUR;
     size_t n = (size_t)(h1 - h0);
     struct store_get *gets = calloc(n + 1, sizeof(*gets));
+    char(*keys)[STORE_KEY_MAX] = calloc(n + 1, sizeof(*keys));
     struct paths *p = paths_new();
     struct report dd = { 0 };
     struct report_opts od = *o;
     bool ok = false;
-    if (!gets || !p) {
+    if (!gets || !keys || !p) {
         jd_errf(JD_ERR_NOMEM, l->err, sizeof(l->err), "out of memory");
         goto out;
     }
-    for (size_t i = 0; i < n; i++)
-        store_key_paths(l->store, gets[i].key, sizeof(gets[i].key), (h0 + (int64_t)i) * JD_MS_HOUR);
+    for (size_t i = 0; i < n; i++) {
+        store_key_paths(l->store, keys[i], sizeof(keys[i]), (h0 + (int64_t)i) * JD_MS_HOUR);
+        gets[i].key = keys[i];
+    }
     if (store_get_many(l->store, gets, n, l->err, sizeof(l->err)) != JD_OK)
         goto out;
     for (size_t i = 0; i < n; i++) {
@@ -237,6 +240,7 @@ out:
     if (gets)
         store_gets_free(gets, n);
     free(gets);
+    free(keys);
     report_free(&dd);
     paths_destroy(p);
     return ok;

@@ -239,7 +239,9 @@ enum jd_err chunk_compact(const void *blob, size_t len, uint8_t **out, size_t *o
             n += HLL_REGS;
         }
     }
-    *out = buf;
+    /* the bound above is for 64 dense sketches: keep only what was written */
+    uint8_t *fit = realloc(buf, n ? n : 1);
+    *out = fit ? fit : buf;
     *outlen = n;
     buf = NULL;
 out:

@@ -72,6 +72,8 @@ struct attr {
     uint32_t hist[12][256]; /* attr_sort()'s digit counts */
     struct store_get *gets;
     size_t capgets;
+    char *kbuf; /* the gets' keys (offsets until attr_keys_fix()); the puts keep them */
+    size_t klen, kcap;
     struct expiry *x;
     bool *relist; /* per user of the batch: listed in a bucket read now, so list it again */
     size_t caprelist;
@@ -158,6 +160,7 @@ void attr_destroy(struct attr *a)
     free(a->keys);
     free(a->keys2);
     free(a->gets);
+    free(a->kbuf);
     free(a->idx);
     free(a->out);
     free(a->path);
@@ -532,6 +535,24 @@ static bool attr_gets(struct attr *a, size_t n)
     return true;
 }
 
+/* Names gets[i] the journey of \p fp on \p part (an offset into kbuf until attr_keys_fix()). */
+static bool attr_key_journey(struct attr *a, size_t i, int32_t part, const char fp[33])
+{
+    if (!jd_reserve((void **)&a->kbuf, &a->kcap, a->klen + STORE_KEY_MAX, 1))
+        return false;
+    size_t n = store_key_journey(a->store, a->kbuf + a->klen, STORE_KEY_MAX, a->topic, part, fp);
+    a->gets[i].key = (const char *)(uintptr_t)a->klen;
+    a->klen += n + 1;
+    return true;
+}
+
+/* Turns the first \p n gets' key offsets into pointers (kbuf no longer moves). */
+static void attr_keys_fix(struct attr *a, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        a->gets[i].key = a->kbuf + (uintptr_t)a->gets[i].key;
+}
+
 /* Finds the batch's users; returns their number (SIZE_MAX when out of memory). */
 static size_t attr_users(struct attr *a)
 {
@@ -551,8 +572,8 @@ static size_t attr_users(struct attr *a)
         const struct attr_ev *e = &a->ev[a->order[k]], *p = k ? &a->ev[a->order[k - 1]] : NULL;
         if (p && p->partition == e->partition && p->fa == e->fa && p->fb == e->fb)
             continue;
-        store_key_journey(a->store, a->gets[nusers].key, sizeof(a->gets[nusers].key), a->topic,
-                          e->partition, e->fp);
+        if (!attr_key_journey(a, nusers, e->partition, e->fp))
+            return SIZE_MAX;
         a->relist[nusers] = false;
         a->ustart[nusers++] = k;
     }
@@ -617,7 +638,7 @@ enum jd_err attr_run(struct attr *a, const struct attr_part *parts, size_t npart
     struct expiry_writes xw;
     memset(out, 0, sizeof(*out));
     attr_discard(a); /* a batch that was not applied */
-    a->blen = a->nputs = a->napps = 0;
+    a->blen = a->nputs = a->napps = a->klen = 0;
     pathstat_reset(a->ps);
     expiry_begin(a->x);
 
@@ -644,13 +665,14 @@ enum jd_err attr_run(struct attr *a, const struct attr_part *parts, size_t npart
                 a->relist[u] = true; /* the batch decides about this one */
                 continue;
             }
-            store_key_journey(a->store, a->gets[ngets].key, sizeof(a->gets[ngets].key), a->topic,
-                              part, fps[m]);
+            if (!attr_key_journey(a, ngets, part, fps[m]))
+                goto nomem;
             ngets++;
         }
     }
 
     /* 2. one read for all of them */
+    attr_keys_fix(a, ngets);
     if ((err = store_get_many(a->store, a->gets, ngets, errstr, errstr_size)) != JD_OK)
         return err;
 
@@ -706,12 +728,14 @@ enum jd_err attr_learn(struct attr *a, int64_t st, char *errstr, size_t errstr_s
     struct markov *mk = NULL;
     struct markov_result res = { 0 };
     double *phi = NULL, *phiv = NULL;
+    char(*keys)[STORE_KEY_MAX] = calloc(nh + 1, sizeof(*keys));
     enum jd_err err = JD_ERR_NOMEM;
-    if (!p || !attr_gets(a, nh + 1))
+    if (!p || !keys || !attr_gets(a, nh + 1))
         goto nomem;
-    for (size_t h = 0; h < nh; h++)
-        store_key_paths(a->store, a->gets[h].key, sizeof(a->gets[h].key),
-                        (first + (int64_t)h) * JD_MS_HOUR);
+    for (size_t h = 0; h < nh; h++) {
+        store_key_paths(a->store, keys[h], sizeof(keys[h]), (first + (int64_t)h) * JD_MS_HOUR);
+        a->gets[h].key = keys[h];
+    }
     if ((err = store_get_many(a->store, a->gets, nh, errstr, errstr_size)) != JD_OK)
         goto out;
     for (size_t h = 0; h < nh; h++) {
@@ -751,6 +775,7 @@ out:
     markov_destroy(mk);
     free(phi);
     free(phiv);
+    free(keys);
     paths_destroy(p);
     return err;
 }

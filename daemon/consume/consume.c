@@ -152,16 +152,19 @@ struct consume *consume_new(const struct config *cfg, const char *bootstrap, boo
         { "enable.partition.eof", eof ? "true" : "false" },
         { "auto.offset.reset", "earliest" },
         /*
-         * librdkafka 2.0.2 stops fetching once its queue passes these limits and
-         * looks again only when its broker thread next wakes, up to a second
-         * later, even if the queue was drained meanwhile (pausing to regulate it
-         * ourselves is no better: a pause discards what is queued). So while
-         * catching up the queue must hold about a second of work or the loop
-         * starves. The memory is used only when lagging; lower these in
-         * kafka.consumer to trade catch-up speed for RSS.
+         * librdkafka 2.0.2 stops fetching once its queue (all partitions
+         * together) passes these limits and looks again only when its broker
+         * thread next wakes, up to a second later, even if the queue was
+         * drained meanwhile (pausing to regulate it ourselves is no better: a
+         * pause discards what is queued). So while catching up the queue must
+         * hold about a second of work or the loop starves: 200,000 events is
+         * a second at full speed on a small machine (tools/bench.md: 20,000
+         * caught up at 28,000 events/s, 200,000 at 188,000; 1,000,000 was no
+         * faster and cost 320 MB more). The memory is used only when lagging;
+         * kafka.consumer trades catch-up speed for RSS.
          */
-        { "queued.min.messages", "1000000" },
-        { "queued.max.messages.kbytes", "262144" },
+        { "queued.min.messages", "200000" },
+        { "queued.max.messages.kbytes", "131072" },
         { "fetch.wait.max.ms", "100" },
         { "client.id", "journeyd" },
     };

@@ -197,8 +197,8 @@ static const struct config_entry config_entries[] = {
       "Prometheus does with a rule group's `limit`.",
       0 },
     { "limits.dedup_ids", CONFIG_INT, OFF(limits.dedup_ids), "150000", 1000, 10000000, NULL,
-      "Most remembered event ids per partition for de-duplication (24 bytes each, in a table of "
-      "at most 4/3 that many slots rounded up to a power of two: about 6 MB per partition at the "
+      "Most remembered event ids per partition for de-duplication (16 bytes each, in a table of "
+      "at most 4/3 that many slots rounded up to a power of two: about 4 MB per partition at the "
       "default). Beyond it the oldest slices of `events.dedup_window` are forgotten first, so a "
       "partition faster than this many events per window is de-duplicated over a shorter span. "
       "Per partition so that a restart with a different assignment decides exactly as before.",

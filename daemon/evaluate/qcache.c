@@ -229,7 +229,7 @@ static enum jd_err qcache_get_many(void *self, struct store_get *gets, size_t n,
         const struct qcache_ent *e =
             qcache_find(q, gets[i].key, hash64(gets[i].key, strlen(gets[i].key), 0x71636163));
         if (!e) {
-            memcpy(q->miss[nmiss].key, gets[i].key, sizeof(gets[i].key));
+            q->miss[nmiss].key = gets[i].key; /* the caller's, alive during the call */
             q->miss_at[nmiss++] = i;
             gets[i].value = NULL;
             gets[i].len = 0;

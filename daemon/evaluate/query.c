@@ -307,6 +307,7 @@ static enum jd_err query_read_chunks(struct query_ctx *c, const struct expr_node
                                      const struct window_piece *pieces, size_t np, uint8_t **regs)
 {
     struct store_get *gets = NULL;
+    char(*keys)[STORE_KEY_MAX] = NULL;
     struct query_read *reads = NULL;
     size_t ng = 0;
     enum jd_err err = JD_OK;
@@ -315,8 +316,9 @@ static enum jd_err query_read_chunks(struct query_ctx *c, const struct expr_node
     if (nser == 0 || np == 0)
         return JD_OK;
     gets = calloc(nser * np, sizeof(*gets));
+    keys = malloc(nser * np * sizeof(*keys));
     reads = calloc(nser * np, sizeof(*reads));
-    if (!gets || !reads) {
+    if (!gets || !keys || !reads) {
         err = jd_errf(JD_ERR_NOMEM, c->errstr, c->errstr_size, "out of memory");
         goto out;
     }
@@ -324,8 +326,9 @@ static enum jd_err query_read_chunks(struct query_ctx *c, const struct expr_node
         for (size_t i = 0; i < np;) {
             enum window_res r = pieces[i].res;
             int64_t chunk = window_chunk_id(r, pieces[i].start);
-            c->env->src.ops->key_chunk(c->env->src.self, gets[ng].key, sizeof(gets[ng].key), type,
+            c->env->src.ops->key_chunk(c->env->src.self, keys[ng], sizeof(keys[ng]), type,
                                        ser[s].sid, r, pieces[i].start);
+            gets[ng].key = keys[ng];
             reads[ng].series = s;
             for (; i < np && pieces[i].res == r && window_chunk_id(r, pieces[i].start) == chunk;
                  i++)
@@ -362,6 +365,7 @@ out:
     if (gets)
         store_gets_free(gets, ng);
     free(gets);
+    free(keys);
     free(reads);
     return err;
 }

@@ -653,10 +653,16 @@ size_t store_compact_pending(const struct store *s)
     return s->npending;
 }
 
-enum jd_err store_compact(struct store *s, size_t max, size_t *done, char *errstr,
-                          size_t errstr_size)
+/*
+ * Chunks read and rewritten per round: each is over 256 KiB, so a round
+ * holds a few MB however long the backlog (a catch-up over a million users
+ * queues hundreds).
+ */
+#define STORE_COMPACT_ROUND 32
+
+static enum jd_err store_compact_round(struct store *s, size_t n, size_t *done, char *errstr,
+                                       size_t errstr_size)
 {
-    size_t n = s->npending < max ? s->npending : max;
     struct store_get *gets = NULL;
     uint8_t **blobs = NULL;
     size_t *lens = NULL;
@@ -665,8 +671,6 @@ enum jd_err store_compact(struct store *s, size_t max, size_t *done, char *errst
     enum jd_err err = JD_OK;
 
     *done = 0;
-    if (!n)
-        return JD_OK;
     if (!s->ctx || s->in_flight)
         return jd_errf(s->ctx ? JD_ERR_INVALID : JD_ERR_REDIS, errstr, errstr_size,
                        s->ctx ? "a flush is in flight" : "not connected");
@@ -681,7 +685,7 @@ enum jd_err store_compact(struct store *s, size_t max, size_t *done, char *errst
     }
     /* take the newest entries: the oldest may since have expired */
     for (size_t i = 0; i < n; i++)
-        memcpy(gets[i].key, s->pending[s->npending - n + i], sizeof(gets[i].key));
+        gets[i].key = s->pending[s->npending - n + i]; /* nothing adds to it before we return */
     s->npending -= n;
     if ((err = store_get_many(s, gets, n, errstr, errstr_size)))
         goto out;
@@ -728,6 +732,23 @@ out:
     free(lens);
     free(argv);
     free(alen);
+    return err;
+}
+
+enum jd_err store_compact(struct store *s, size_t max, size_t *done, char *errstr,
+                          size_t errstr_size)
+{
+    enum jd_err err = JD_OK;
+
+    *done = 0;
+    while (max && s->npending && err == JD_OK) {
+        size_t n = s->npending < max ? s->npending : max, d = 0;
+        if (n > STORE_COMPACT_ROUND)
+            n = STORE_COMPACT_ROUND;
+        err = store_compact_round(s, n, &d, errstr, errstr_size);
+        *done += d;
+        max -= n;
+    }
     return err;
 }
 

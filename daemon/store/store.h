@@ -112,7 +112,8 @@ uint64_t store_round_trips(const struct store *s);
 /**
  * @brief Compact up to \p max chunks that this instance appended to often:
  *        read them, fold their records (chunk_compact()) and replace them if
- *        nothing was appended meanwhile. Two round trips.
+ *        nothing was appended meanwhile. Two round trips per 32 chunks,
+ *        so that memory stays near 10 MB whatever the backlog.
  * @param done set to the number of chunks replaced.
  */
 enum jd_err store_compact(struct store *s, size_t max, size_t *done, char *errstr,
@@ -321,10 +322,14 @@ void store_census_free(struct store_census *v, size_t n);
  */
 bool store_series_dup(const struct store_series *list, size_t n, struct store_series **out);
 
-/** A pipelined GET: fill key; the value comes back owned by the request. */
+/**
+ * A pipelined GET: point key at the name; the value comes back owned by the
+ * request. Keys are the caller's (a batch keeps tens of thousands of them in
+ * one buffer rather than in fixed-size arrays).
+ */
 struct store_get {
-    char key[STORE_KEY_MAX];
-    char *value; /**< out: NULL when the key does not exist; free with store_gets_free() */
+    const char *key; /**< NUL-terminated, borrowed */
+    char *value;     /**< out: NULL when the key does not exist; free with store_gets_free() */
     size_t len;
 };
 

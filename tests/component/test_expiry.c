@@ -302,8 +302,8 @@ static void test_read_refuses_other_types(void **state)
     memset(g, 0, sizeof(g));
     freeReplyObject(redisCommand(f->raw, "HSET {x}:j:h a b"));
     freeReplyObject(redisCommand(f->raw, "SET {x}:j:s v"));
-    snprintf(g[0].key, sizeof(g[0].key), "{x}:j:s");
-    snprintf(g[1].key, sizeof(g[1].key), "{x}:j:h");
+    g[0].key = "{x}:j:s";
+    g[1].key = "{x}:j:h";
     assert_int_equal(store_get_many(f->store, g, 2, err, sizeof(err)), JD_ERR_CORRUPT);
     assert_non_null(strstr(err, "{x}:j:h"));
     assert_null(g[0].value); /* nothing is handed back from a refused read */

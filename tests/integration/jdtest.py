@@ -19,6 +19,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -444,14 +445,20 @@ def merge_oracles(*oracles):
 
 
 def produce(bootstrap, topic, msgs, pace_per_sec=None):
+    """Produces msgs and returns how many the broker acknowledged.
+
+    Raises if any message failed or was still undelivered after a long wait:
+    a test must never blame journeyd for a message its producer lost."""
     from confluent_kafka import Producer  # Debian's python3-confluent-kafka
     p = Producer({"bootstrap.servers": bootstrap, "compression.type": "lz4",
                   "linger.ms": 20, "enable.idempotence": True, "acks": "all"})
-    errors = []
+    errors, acked = [], [0]
 
     def dr(err, msg):
         if err:
             errors.append(err)
+        else:
+            acked[0] += 1
 
     start = time.time()
     for i, m in enumerate(msgs):
@@ -467,9 +474,36 @@ def produce(bootstrap, topic, msgs, pace_per_sec=None):
             if ahead > 0:
                 time.sleep(ahead)
         p.poll(0)
-    p.flush(60)
-    if errors:
-        raise RuntimeError(f"{len(errors)} produce errors, first {errors[0]}")
+    # under broker faults a message can take minutes (message.timeout.ms is 5 min)
+    deadline = time.time() + 320
+    while p.flush(5) and time.time() < deadline:
+        pass
+    left = len(p)
+    if errors or left:
+        raise RuntimeError(f"producer: {len(errors)} delivery errors (first "
+                           f"{errors[0] if errors else None}), {left} undelivered, "
+                           f"{acked[0]} of {len(msgs)} acknowledged")
+    return acked[0]
+
+
+class Producing(threading.Thread):
+    """produce() in a thread; join() re-raises what the producer raised."""
+
+    def __init__(self, bootstrap, topic, msgs, pace_per_sec=None):
+        super().__init__(daemon=True)
+        self.args_ = (bootstrap, topic, msgs, pace_per_sec)
+        self.error, self.acked = None, 0
+
+    def run(self):
+        try:
+            self.acked = produce(*self.args_)
+        except Exception as e:  # handed to join()
+            self.error = e
+
+    def join(self, timeout=None):
+        super().join(timeout)
+        if not self.is_alive() and self.error:
+            raise self.error
 
 
 def read_topic(bootstrap, topic):

@@ -17,7 +17,6 @@ flush script in flight, offset store, rebalance). Afterwards:
 import os
 import random
 import signal
-import threading
 import time
 
 import jdtest as jt
@@ -36,8 +35,7 @@ try:
     small = {"batch.max_events": "300"}
     jd = jt.Journeyd(work, broker.bootstrap, redis.url, prefix="crash", group="crash", extra=small)
 
-    producer = threading.Thread(target=jt.produce,
-                                args=(broker.bootstrap, "journey.events", msgs, 4000))
+    producer = jt.Producing(broker.bootstrap, "journey.events", msgs, 4000)
     producer.start()
     kills = 0
     redis_killed = False
@@ -102,8 +100,7 @@ try:
         scale.append(jt.Journeyd(os.path.join(work, name), broker.bootstrap, redis.url,
                                  prefix="scale", group="scale", extra=small))
     a, b = scale
-    producer = threading.Thread(target=jt.produce,
-                                args=(broker.bootstrap, "journey.events", more, 1000))
+    producer = jt.Producing(broker.bootstrap, "journey.events", more, 1000)
     producer.start()
 
     a.start(exit_on_eof=False)

@@ -33,7 +33,6 @@ import os
 import random
 import shutil
 import signal
-import threading
 import time
 
 import jdtest as jt
@@ -120,7 +119,7 @@ def reference(broker, redis, topic, label):
 
 
 def streaming(broker, topic, msgs, rate):
-    t = threading.Thread(target=jt.produce, args=(broker.bootstrap, topic, msgs, rate))
+    t = jt.Producing(broker.bootstrap, topic, msgs, rate)
     t.start()
     return t
 

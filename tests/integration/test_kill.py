@@ -28,7 +28,6 @@ import math
 import os
 import random
 import subprocess
-import threading
 import time
 
 import jdtest as jt
@@ -110,11 +109,9 @@ try:
     # before it is assigned anything, so most kills wait for the claims and then land
     # 0-3 s later, mid-stream; every fourth lands at any moment of the start instead.
     # The stream is paced to last as long as the kills.
-    producer = threading.Thread(target=jt.produce,
-                                args=(broker.bootstrap, "k", msgs, N / (KILLS * 11)),
-                                daemon=True)
+    producer = jt.Producing(broker.bootstrap, "k", msgs, N / (KILLS * 11))
     producer.start()
-    copy = threading.Thread(target=jt.produce, args=(broker.bootstrap, "u", msgs), daemon=True)
+    copy = jt.Producing(broker.bootstrap, "u", msgs)
     copy.start()
     def claimed():
         if not os.path.exists(jd.log):
