@@ -293,15 +293,25 @@ enum jd_err store_flush_send(struct store *s, const struct store_flush *f, char 
     }
     ADD(store_arg_fill(a, slot, (int64_t)nidx));
     ADD(store_arg_slot(a, &slot));
+    /*
+     * A batch has few types but may have 100,000 series: compare with the
+     * types listed so far, not with every earlier series (quadratic, and most
+     * of a 10,000-label-set batch's flush). Past the list's size, the old scan.
+     */
+    struct jd_str listed[64];
     for (size_t i = 0; i < nser; i++) {
         const struct agg_series *ser = agg_series_at(f->agg, i);
         if (store_memo_has(s, hash64(ser->type.p, ser->type.n, 0x7479706573), INT64_MIN))
             continue;
         bool dup = false;
-        for (size_t k = 0; k < i && !dup; k++)
+        for (size_t k = 0; k < ntypes && k < JD_ARRAY_SIZE(listed) && !dup; k++)
+            dup = jd_str_eq(listed[k], ser->type);
+        for (size_t k = 0; k < i && !dup && ntypes >= JD_ARRAY_SIZE(listed); k++)
             dup = jd_str_eq(agg_series_at(f->agg, k)->type, ser->type);
         if (dup)
             continue;
+        if (ntypes < JD_ARRAY_SIZE(listed))
+            listed[ntypes] = ser->type;
         ADD(store_arg(a, ser->type.p, ser->type.n));
         ntypes++;
     }

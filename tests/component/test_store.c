@@ -180,6 +180,67 @@ static void test_flush_continuity_and_values(void **state)
     assert_int_equal(c.st, T0 + 61000);
 }
 
+/*
+ * Regression (query.c and store_flush.c, fixed): grouping 10,000 series and
+ * listing a batch's types were quadratic and made up most of a
+ * 10,000-label-set run. Many groups, and more types than the flush's short
+ * list holds, must still come out exact.
+ */
+static void test_many_groups_and_types(void **state)
+{
+    struct fixture *f = *state;
+    struct store_claim c;
+    struct store_refusal ref[8];
+    size_t nref;
+    char err[JD_ERRSTR_SIZE], name[32], v[64];
+    enum { NCH = 3000, NTYPES = 100 };
+    struct store *s = new_store(f, "g", 3 * JD_MS_DAY); /* a keyspace of its own */
+
+    assert_int_equal(store_claim(s, "ev", 5, "a", &c, err, sizeof(err)), JD_OK);
+    for (int ch = 0; ch < NCH; ch++) {
+        snprintf(name, sizeof(name), "c%04d", ch);
+        for (int k = 0; k <= ch % 5; k++)
+            add(f->agg, "order", name, T0 + 1000 + k, false, 0, "u");
+    }
+    for (int t = 0; t < NTYPES; t++) { /* each type on its own, then the first again */
+        snprintf(name, sizeof(name), "t%03d", t);
+        add(f->agg, name, "web", T0 + 2000, false, 0, "u");
+    }
+    add(f->agg, "t000", "app", T0 + 2000, false, 0, "u");
+    assert_int_equal(flush(f, s, 5, "a", c.epoch, 0, 1, T0 + 3000, ref, &nref), JD_OK);
+
+    struct query_result r;
+    struct expr_node *e = expr_parse("count by (channel) (order[10m])", err, sizeof(err));
+    assert_non_null(e);
+    assert_int_equal(query_eval(s, NULL, e, T0 + 10 * JD_MS_MINUTE, &r, err, sizeof(err)), JD_OK);
+    assert_int_equal(r.n, NCH);
+    for (size_t i = 0; i < r.n; i++) {
+        snprintf(name, sizeof(name), "c%04zu", i); /* sorted by labels */
+        assert_int_equal(r.v[i].nlabels, 1);
+        assert_string_equal(r.v[i].labels[0].value, name);
+        assert_int_equal((int64_t)r.v[i].value, (int64_t)(i % 5) + 1);
+    }
+    query_result_free(&r);
+    expr_free(e);
+    query1(s, "count(order[10m])", T0 + 10 * JD_MS_MINUTE, v, sizeof(v));
+    assert_string_equal(v, "9000"); /* 600 channels of each of 1..5 events */
+    query1(s, "count(t099[10m])", T0 + 10 * JD_MS_MINUTE, v, sizeof(v));
+    assert_string_equal(v, "1");
+    query1(s, "count(t000[10m])", T0 + 10 * JD_MS_MINUTE, v, sizeof(v));
+    assert_string_equal(v, "2");
+
+    /* every type is listed once in the types set, the 65th and later included */
+    redisContext *raw = redisConnectUnix(f->redis.sock);
+    assert_non_null(raw);
+    redisReply *rep = redisCommand(raw, "SMEMBERS {g}:types");
+    assert_non_null(rep);
+    assert_int_equal(rep->type, REDIS_REPLY_ARRAY);
+    assert_int_equal(rep->elements, NTYPES + 1);
+    freeReplyObject(rep);
+    redisFree(raw);
+    store_destroy(s);
+}
+
 static void test_fencing_writes_nothing(void **state)
 {
     struct fixture *f = *state;
@@ -761,6 +822,7 @@ int main(void)
         cmocka_unit_test(test_claim_epochs),
         cmocka_unit_test(test_flush_continuity_and_values),
         cmocka_unit_test(test_fencing_writes_nothing),
+        cmocka_unit_test(test_many_groups_and_types),
         cmocka_unit_test(test_exact_large_sums),
         cmocka_unit_test(test_last_ties),
         cmocka_unit_test(test_seen_slices),
