@@ -165,8 +165,8 @@ static void admin_metrics_rules(struct metrics_buf *b, const struct admin_src *s
     static const char *const help[3] = {
         "Ticks at which the rule was evaluated (since the rules were last loaded).",
         "Ticks at which the rule's expression could not be evaluated.",
-        "Ticks at which the rule yielded more series than limits.series_per_rule (failures "
-        "too: none of its alerts moved).",
+        ("Ticks at which the rule yielded more series than limits.series_per_rule (failures "
+         "too: none of its alerts moved)."),
     };
     for (int k = 0; k < 3; k++) {
         metrics_family(b, fam[k], "counter", help[k]);

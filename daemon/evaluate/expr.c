@@ -315,6 +315,76 @@ static char *expr_parse_label(struct parser *p)
     return name;
 }
 
+/*
+ * glibc's regcomp copies the pattern's tree for every bounded or `+`
+ * repetition, so a short pattern can ask for gigabytes: " ++++…+" stacks
+ * twenty repetitions (a fuzzer found it), "((a{99}){99}){99}" nests three.
+ * This bounds the copies before regcomp sees the pattern: a quantifier may
+ * not follow another (meaningless in POSIX EREs anyway), a count may not
+ * pass 1,000, and the pattern, once repetitions are expanded, may not pass
+ * 10,000 atoms. Label values are short; no useful matcher comes near.
+ */
+#define EXPR_RE_MAX_COUNT 1000
+#define EXPR_RE_MAX_ATOMS 10000
+#define EXPR_RE_MAX_DEPTH 32
+
+static const char *expr_regex_too_big(const char *re)
+{
+    size_t size[EXPR_RE_MAX_DEPTH + 1] = { 0 }, last = 0;
+    int depth = 0;
+    bool quantified = false; /* the previous token was a quantifier */
+    for (const char *c = re; *c; c++) {
+        size_t mult = 0;
+        if (*c == '*' || *c == '?' || *c == '+') {
+            mult = *c == '+' ? 2 : 1;
+        } else if (*c == '{' && c[1] >= '0' && c[1] <= '9') {
+            char *end;
+            unsigned long lo = strtoul(c + 1, &end, 10), hi = lo;
+            if (*end == ',')
+                hi = end[1] >= '0' && end[1] <= '9' ? strtoul(end + 1, &end, 10) : lo + 1;
+            else
+                end--; /* so that end + 1 is the closing brace */
+            if (lo > EXPR_RE_MAX_COUNT || hi > EXPR_RE_MAX_COUNT)
+                return "a repetition count above 1000";
+            mult = hi > 1 ? hi : 1;
+            c = strchr(end + 1, '}') ? strchr(end + 1, '}') : c + strlen(c) - 1;
+        }
+        if (mult) {
+            if (quantified)
+                return "a quantifier after a quantifier";
+            quantified = true;
+            size[depth] += last * (mult - 1);
+            last *= mult;
+        } else {
+            quantified = false;
+            if (*c == '(') {
+                if (depth == EXPR_RE_MAX_DEPTH)
+                    return "groups nested too deeply";
+                size[++depth] = 0;
+                last = 0;
+                continue;
+            }
+            if (*c == ')' && depth > 0) {
+                last = size[depth--];
+                size[depth] += last;
+            } else {
+                if (*c == '\\' && c[1])
+                    c++;
+                else if (*c == '[') /* a bracket expression is one atom: skip to its ']' */
+                    for (c += c[1] == '^' ? 2 : 1, c += *c == ']'; *c && *c != ']'; c++)
+                        ;
+                last = 1;
+                size[depth]++;
+                if (!*c)
+                    break;
+            }
+        }
+        if (size[depth] > EXPR_RE_MAX_ATOMS)
+            return "a pattern that expands to more than 10,000 atoms";
+    }
+    return NULL;
+}
+
 static bool expr_parse_matchers(struct parser *p, struct expr_node *n)
 {
     char d[64];
@@ -349,6 +419,13 @@ static bool expr_parse_matchers(struct parser *p, struct expr_node *n)
         if (m.op == EXPR_MATCH_RE || m.op == EXPR_MATCH_NRE) {
             /* anchored like PromQL: the whole value must match */
             size_t vl = strlen(m.value);
+            const char *big = expr_regex_too_big(m.value);
+            if (big) {
+                expr_fail(p, p->tok.col, "bad regular expression \"%s\": %s", m.value, big);
+                free(m.label);
+                free(m.value);
+                return false;
+            }
             char *anchored = malloc(vl + 5);
             int rc = -1;
             if (anchored) {

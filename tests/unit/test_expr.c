@@ -244,6 +244,48 @@ static void test_regex_anchored(void **state)
     }
 }
 
+/*
+ * Regression (fuzz_expr, fixed): glibc's regcomp copies the tree for every
+ * repetition, and " +++…+(" took 2 GB. Patterns that would expand beyond
+ * bounds are refused before regcomp; ordinary ones still compile.
+ */
+static void test_regex_size_bounded(void **state)
+{
+    static const struct {
+        const char *re, *why; /* why: NULL when it must compile */
+    } cases[] = {
+        { " ++++++++++++++++++++++++(\xff$\xff", "a quantifier after a quantifier" },
+        { "a**", "a quantifier after a quantifier" },
+        { "a+?", "a quantifier after a quantifier" },
+        { "a{2}{3}", "a quantifier after a quantifier" },
+        { "((a{99}){99}){99}", "more than 10,000 atoms" },
+        { "(ab|cd){1001}", "a repetition count above 1000" },
+        { "x{99999999999999999999}", "a repetition count above 1000" },
+        { "sem_.*|direct", NULL },
+        { "[a-z]+", NULL },
+        { "a{2,5}b{3,}", NULL },
+        { "(q|r){1000}", NULL },
+        { "[]a]+[^]b]*c", NULL },
+        { "[[:alpha:]]+_[0-9]{1,4}", NULL },
+    };
+    (void)state;
+    for (size_t i = 0; i < JD_ARRAY_SIZE(cases); i++) {
+        char text[256], err[JD_ERRSTR_SIZE] = "";
+        snprintf(text, sizeof(text), "touch{channel=~\"%s\"}[1h]", cases[i].re);
+        struct expr_node *n = expr_parse(text, err, sizeof(err));
+        if (!cases[i].why) {
+            if (!n)
+                fail_msg("case %zu: /%s/ refused: %s", i, cases[i].re, err);
+            expr_free(n);
+            continue;
+        }
+        if (n)
+            fail_msg("case %zu: /%s/ accepted", i, cases[i].re);
+        if (!strstr(err, "bad regular expression") || !strstr(err, cases[i].why))
+            fail_msg("case %zu: /%s/: %s", i, cases[i].re, err);
+    }
+}
+
 static void test_fields_ranges_offsets(void **state)
 {
     static const struct {
@@ -1066,6 +1108,7 @@ int main(void)
         cmocka_unit_test(test_selector_matchers),
         cmocka_unit_test(test_selector_many_matchers),
         cmocka_unit_test(test_regex_anchored),
+        cmocka_unit_test(test_regex_size_bounded),
         cmocka_unit_test(test_fields_ranges_offsets),
         cmocka_unit_test(test_aggregations),
         cmocka_unit_test(test_agg_names),
