@@ -67,6 +67,7 @@ struct loop {
     char err[JD_ERRSTR_SIZE];
     int64_t backoff_ms, next_redis_try;
     int64_t last_housekeeping, last_progress, last_gc;
+    uint64_t logged_gaps, logged_missing, logged_trims; /* pipeline_counters' holes logged */
     int64_t census_at;    /* monotonic: the guard's next census; 0: before the next claim */
     uint64_t progress_ok; /* ok count at the last progress line */
     uint64_t trimmed_ok;  /* ok count when the heap was last trimmed */
@@ -189,11 +190,6 @@ static enum jd_err loop_claim_one(struct loop *l, int32_t part)
                       "its state; re-reading what Kafka still holds",
                       "partition=%d committed_offset=%lld resume_offset=%lld", (int)part,
                       (long long)committed, (long long)offset);
-            if (offset > 0)
-                log_warn("loop",
-                         "Kafka no longer holds the start of this partition: windows before "
-                         "its first retained event are incomplete",
-                         "partition=%d first_offset=%lld", (int)part, (long long)offset);
         }
         if (!e)
             e = pipeline_pin(l->pipe, part, &offset, l->err, sizeof(l->err));
@@ -356,9 +352,13 @@ static void loop_batch(struct loop *l, ssize_t n)
     for (ssize_t i = 0; i < n; i++) {
         rd_kafka_message_t *m = l->msgs[i];
         if (m->err) {
-            if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
                 consume_note_eof(l->cons, m->partition, m->offset);
-            else
+                /* at its end with nothing read: retention deleted all before the log start */
+                int64_t start = consume_log_start(l->cons, m->partition);
+                if (start > 0 && start >= m->offset)
+                    pipeline_log_start(l->pipe, m->partition, m->offset);
+            } else
                 log_warn("loop", "consumer error", "error=%s detail=%s", rd_kafka_err2name(m->err),
                          log_q(rd_kafka_message_errstr(m)));
             continue;
@@ -443,6 +443,43 @@ static void loop_trim(struct loop *l, long long lag, uint64_t ok)
 #endif
 }
 
+/*
+ * Holes in a partition's offsets, at most one line a second: harmless after
+ * compaction or transactions, lost events after retention or an offset reset
+ * overtook the consumer, so they are never silent.
+ */
+static void loop_log_gaps(struct loop *l)
+{
+    const struct pipeline_counters *c = pipeline_counters(l->pipe);
+    if (c->starts_trimmed != l->logged_trims) {
+        /* a first owner on a topic with retention: expected; after Redis lost its state: the
+         * windows before are gone for good */
+        log_warn("loop",
+                 "Kafka no longer holds the start of a partition read from its beginning: "
+                 "windows before its first retained event are incomplete",
+                 "partitions=%llu last_partition=%d first_offset=%lld",
+                 (unsigned long long)(c->starts_trimmed - l->logged_trims),
+                 (int)c->last_trimmed_partition, (long long)c->last_trimmed_first);
+        l->logged_trims = c->starts_trimmed;
+    }
+    if (c->offset_gaps == l->logged_gaps)
+        return;
+    /* holes of one offset each are a transactional producer's commit markers: no news */
+    uint64_t holes = c->offset_gaps - l->logged_gaps;
+    enum log_level lvl =
+        c->offsets_missing - l->logged_missing == holes ? LOG_LVL_INFO : LOG_LVL_WARN;
+    if (log_threshold >= lvl)
+        log_write(lvl, "loop",
+                  "Kafka skipped offsets of a partition (compaction, transaction markers, "
+                  "retention or an offset reset)",
+                  "holes=%llu offsets_missing=%llu last_partition=%d last_from=%lld last_to=%lld",
+                  (unsigned long long)holes, (unsigned long long)c->offsets_missing,
+                  (int)c->last_gap_partition, (long long)c->last_gap_from,
+                  (long long)c->last_gap_to);
+    l->logged_gaps = c->offset_gaps;
+    l->logged_missing = c->offsets_missing;
+}
+
 static void loop_housekeeping(struct loop *l, int64_t now)
 {
     publish_poll(l->pub);
@@ -469,6 +506,7 @@ static void loop_housekeeping(struct loop *l, int64_t now)
         else if (deleted)
             log_debug("loop", "expired keys deleted", "count=%zu", deleted);
     }
+    loop_log_gaps(l);
     if (now - l->last_progress >= 10000) {
         const struct pipeline_counters *c = pipeline_counters(l->pipe);
         int32_t parts[LOOP_MAX_PARTS];
@@ -729,6 +767,7 @@ int loop_run(struct config *cfg, const struct loop_opts *opts)
     }
     notify_stopping();
     loop_finish(&l); /* drain: the last batch's outcome before leaving */
+    loop_log_gaps(&l);
     const struct pipeline_counters *c = pipeline_counters(l.pipe);
     /* the rate the bench reports: first message consumed to last batch applied */
     double span =

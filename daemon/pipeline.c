@@ -330,6 +330,32 @@ static void pipeline_card_detail(const struct pipeline *p, enum card_verdict cv,
              (unsigned)ev->nprops);
 }
 
+/* Offsets [from, to) of \p partition that Kafka never delivered. */
+static void pipeline_count_hole(struct pipeline *p, int32_t partition, int64_t from, int64_t to)
+{
+    if (from == 0) {
+        p->c.starts_trimmed++;
+        p->c.last_trimmed_partition = partition;
+        p->c.last_trimmed_first = to;
+        return;
+    }
+    p->c.offset_gaps++;
+    p->c.offsets_missing += (uint64_t)(to - from);
+    p->c.last_gap_partition = partition;
+    p->c.last_gap_from = from;
+    p->c.last_gap_to = to;
+}
+
+void pipeline_log_start(struct pipeline *p, int32_t partition, int64_t start_offset)
+{
+    struct pipeline_part *pp = pipeline_part(p, partition);
+    if (!pp || pp->state != PIPELINE_ACTIVE || pp->pos != 0 || start_offset <= 0)
+        return;
+    pipeline_count_hole(p, partition, 0, start_offset);
+    batch_part(p->building, partition, 0);
+    pp->pos = start_offset;
+}
+
 enum pipeline_verdict pipeline_add(struct pipeline *p, const struct pipeline_msg *m, int64_t now_ms,
                                    enum jd_err *reason, char *detail, size_t detail_size)
 {
@@ -343,6 +369,8 @@ enum pipeline_verdict pipeline_add(struct pipeline *p, const struct pipeline_msg
         return PIPELINE_SKIP;
     }
     struct batch_part *bp = batch_part(b, m->partition, pp->pos >= 0 ? pp->pos : m->offset);
+    if (pp->pos >= 0 && m->offset > pp->pos)
+        pipeline_count_hole(p, m->partition, pp->pos, m->offset);
     pp->pos = m->offset + 1;
     bp->at_end = false;
 

@@ -49,6 +49,18 @@ enum pipeline_part_state {
 struct pipeline_counters {
     uint64_t ok, dup, dlq, too_old, late, skipped;
     uint64_t batches, refused, flush_errors;
+    /*
+     * Offsets Kafka never delivered within a claimed partition: compaction and
+     * transaction markers make such holes, and so do retention and an offset
+     * reset overtaking the consumer (events lost before journeyd saw them).
+     */
+    uint64_t offset_gaps, offsets_missing;
+    int32_t last_gap_partition;
+    int64_t last_gap_from, last_gap_to; /* [from, to): the offsets of the last hole */
+    /* Partitions read from their beginning whose first offsets Kafka had deleted already. */
+    uint64_t starts_trimmed;
+    int32_t last_trimmed_partition;
+    int64_t last_trimmed_first; /* the first offset Kafka still held */
 };
 
 /** Outcome columns of pipeline_event_tally() (exclusive: a late event is not also ok). */
@@ -207,6 +219,15 @@ void pipeline_set_watermark(struct pipeline *p, int64_t wm);
  *        watermark does not wait for the next event of a quiet partition.
  */
 void pipeline_log_end(struct pipeline *p, int32_t partition, int64_t end_offset, int64_t mono_ms);
+
+/**
+ * @brief Kafka's log of \p partition starts at \p start_offset, and the
+ *        consumer found nothing before its end: a partition read from its
+ *        beginning (position 0) moves there with the next batch, so its
+ *        stored offset, lag and log-end reports are right even before its
+ *        first message. Anything else is left alone.
+ */
+void pipeline_log_start(struct pipeline *p, int32_t partition, int64_t start_offset);
 
 /** @returns the totals. */
 const struct pipeline_counters *pipeline_counters(const struct pipeline *p);

@@ -1,7 +1,8 @@
 /*
  * dedup.h — the in-memory set of recently seen event ids of one partition.
  *
- * Ids are remembered as 128-bit fingerprints together with the "slice" of
+ * Ids are remembered as fingerprints (128 bits persisted, the first 64 kept
+ * in memory: dedup.c says why) together with the "slice" of
  * stream time (partition max event time / slice length) they were recorded
  * in. An id counts as seen while its slice is no older than the current
  * slice minus the window, a rule that depends only on the partition's own

@@ -36,6 +36,8 @@ struct consume {
     uint32_t gen[CONSUME_MAX_PARTS];
     bool assigned[CONSUME_MAX_PARTS];
     bool at_eof[CONSUME_MAX_PARTS];
+    int64_t eof_at[CONSUME_MAX_PARTS];   /* the offset at_eof was seen at */
+    bool eof_fetched[CONSUME_MAX_PARTS]; /* at_eof comes from a fetch, not a watermark query */
     uint32_t next_gen;
     uint64_t version; /* bumped on every change */
 };
@@ -260,15 +262,9 @@ uint32_t consume_assignment_gen(const struct consume *c, int32_t partition)
 enum jd_err consume_start_offset(struct consume *c, int32_t partition, int64_t *offset,
                                  int64_t *committed, char *errstr, size_t errstr_size)
 {
-    int64_t lo, hi;
-    rd_kafka_resp_err_t e =
-        rd_kafka_query_watermark_offsets(c->rk, c->topic, partition, &lo, &hi, CONSUME_TIMEOUT_MS);
-    if (e)
-        return jd_errf(JD_ERR_KAFKA, errstr, errstr_size, "watermarks of %s [%d]: %s", c->topic,
-                       (int)partition, rd_kafka_err2str(e));
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_add(l, c->topic, partition);
-    e = rd_kafka_committed(c->rk, l, CONSUME_TIMEOUT_MS);
+    rd_kafka_resp_err_t e = rd_kafka_committed(c->rk, l, CONSUME_TIMEOUT_MS);
     if (!e)
         e = tp->err;
     *committed = tp->offset >= 0 ? tp->offset : -1;
@@ -276,7 +272,16 @@ enum jd_err consume_start_offset(struct consume *c, int32_t partition, int64_t *
     if (e)
         return jd_errf(JD_ERR_KAFKA, errstr, errstr_size, "committed offset of %s [%d]: %s",
                        c->topic, (int)partition, rd_kafka_err2str(e));
-    *offset = c->start_at_end && *committed < 0 ? hi : lo;
+    *offset = 0;
+    if (c->start_at_end && *committed < 0) {
+        int64_t lo, hi;
+        e = rd_kafka_query_watermark_offsets(c->rk, c->topic, partition, &lo, &hi,
+                                             CONSUME_TIMEOUT_MS);
+        if (e)
+            return jd_errf(JD_ERR_KAFKA, errstr, errstr_size, "watermarks of %s [%d]: %s", c->topic,
+                           (int)partition, rd_kafka_err2str(e));
+        *offset = hi;
+    }
     return JD_OK;
 }
 
@@ -287,7 +292,9 @@ enum jd_err consume_seek_resume(struct consume *c, int32_t partition, int64_t of
     rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_add(l, c->topic, partition);
     enum jd_err ret = JD_OK;
 
-    tp->offset = offset >= 0 ? offset : RD_KAFKA_OFFSET_BEGINNING;
+    /* the logical beginning, not 0: Kafka may have deleted offset 0, and a seek out of range
+     * would follow auto.offset.reset (latest: to the end) */
+    tp->offset = offset > 0 ? offset : RD_KAFKA_OFFSET_BEGINNING;
     /* seek purges messages fetched from the old position */
     rd_kafka_error_t *e = rd_kafka_seek_partitions(c->rk, l, CONSUME_TIMEOUT_MS);
     if (e) {
@@ -303,11 +310,14 @@ enum jd_err consume_seek_resume(struct consume *c, int32_t partition, int64_t of
          * pause on assignment reported it already, a seek back to that very offset gets
          * no second report, so a partition resumed at its end is marked so here */
         int64_t lo, hi;
-        if (partition >= 0 && partition < CONSUME_MAX_PARTS)
+        if (partition >= 0 && partition < CONSUME_MAX_PARTS) {
             c->at_eof[partition] = offset >= 0 &&
                                    !rd_kafka_query_watermark_offsets(
                                        c->rk, c->topic, partition, &lo, &hi, CONSUME_TIMEOUT_MS) &&
                                    offset >= hi;
+            c->eof_at[partition] = offset;
+            c->eof_fetched[partition] = false;
+        }
     }
     rd_kafka_topic_partition_list_destroy(l);
     return ret;
@@ -344,11 +354,26 @@ void consume_store_offsets(struct consume *c, const int32_t *parts, const int64_
     rd_kafka_topic_partition_list_destroy(l);
 }
 
+/* The watermarks of the client's last fetch response for \p partition (cached, no request). */
+static bool consume_cached_marks(const struct consume *c, int32_t partition, int64_t *lo,
+                                 int64_t *hi)
+{
+    return !rd_kafka_get_watermark_offsets(c->rk, c->topic, partition, lo, hi);
+}
+
 void consume_note_eof(struct consume *c, int32_t partition, int64_t offset)
 {
-    (void)offset;
-    if (partition >= 0 && partition < CONSUME_MAX_PARTS)
+    if (partition >= 0 && partition < CONSUME_MAX_PARTS) {
         c->at_eof[partition] = true;
+        c->eof_at[partition] = offset;
+        c->eof_fetched[partition] = true;
+    }
+}
+
+int64_t consume_log_start(const struct consume *c, int32_t partition)
+{
+    int64_t lo, hi;
+    return consume_cached_marks(c, partition, &lo, &hi) && lo >= 0 ? lo : -1;
 }
 
 void consume_note_message(struct consume *c, int32_t partition)
@@ -363,7 +388,17 @@ bool consume_all_at_eof(const struct consume *c)
     for (int32_t p = 0; p < CONSUME_MAX_PARTS; p++) {
         if (!c->assigned[p])
             continue;
+        /*
+         * An end seen on a seek comes from a watermark query, which under
+         * broker faults librdkafka 2.0.2 can answer too low
+         * (tests/integration/test_faults.py): the log end of the last fetch
+         * response must confirm it. An end a fetch reported stands (it may be
+         * a transaction's last stable offset, short of the log end).
+         */
         if (!c->at_eof[p])
+            return false;
+        int64_t end = consume_log_end(c, p); /* -1: no fetch response yet */
+        if (!c->eof_fetched[p] && (end < 0 || c->eof_at[p] < end))
             return false;
         n++;
     }
@@ -378,12 +413,12 @@ size_t consume_assigned_count(const struct consume *c)
     return n;
 }
 
-int64_t consume_lag(struct consume *c, const int32_t *parts, const int64_t *next, size_t n)
+int64_t consume_lag(const struct consume *c, const int32_t *parts, const int64_t *next, size_t n)
 {
     int64_t lag = 0;
     for (size_t i = 0; i < n; i++) {
-        int64_t lo, hi;
-        if (rd_kafka_get_watermark_offsets(c->rk, c->topic, parts[i], &lo, &hi) || hi < 0)
+        int64_t hi = consume_log_end(c, parts[i]);
+        if (hi < 0)
             return -1;
         if (hi > next[i])
             lag += hi - next[i];
@@ -391,12 +426,10 @@ int64_t consume_lag(struct consume *c, const int32_t *parts, const int64_t *next
     return lag;
 }
 
-int64_t consume_log_end(struct consume *c, int32_t partition)
+int64_t consume_log_end(const struct consume *c, int32_t partition)
 {
     int64_t lo, hi;
-    if (rd_kafka_get_watermark_offsets(c->rk, c->topic, partition, &lo, &hi) || hi < 0)
-        return -1;
-    return hi;
+    return consume_cached_marks(c, partition, &lo, &hi) && hi >= 0 ? hi : -1;
 }
 
 bool consume_failed(const struct consume *c)

@@ -48,19 +48,25 @@ uint64_t consume_assignment_version(const struct consume *c);
 uint32_t consume_assignment_gen(const struct consume *c, int32_t partition);
 
 /**
- * @brief Where a partition Redis has no record of starts: the log's low
- *        watermark, or its high one when auto.offset.reset says latest —
+ * @brief Where a partition Redis has no record of starts: 0, the beginning
+ *        (consume_seek_resume() goes to the first offset Kafka still holds),
+ *        or the log's high watermark when auto.offset.reset says latest —
  *        unless the group has committed an offset for it (\p committed, else
  *        -1): then this group consumed it before and Redis lost what it
- *        applied, so it starts at the low watermark whatever the reset
- *        policy, re-reading rather than skipping. Asks the broker (blocks up
- *        to 5 s per question).
+ *        applied, so it starts at the beginning whatever the reset policy,
+ *        re-reading rather than skipping. Asks the broker (blocks up to 5 s
+ *        per question).
+ *
+ *        The beginning is never taken from a low watermark: under broker
+ *        faults librdkafka 2.0.2's watermark query can answer the high one
+ *        for both, and a partition would start at its end.
  */
 enum jd_err consume_start_offset(struct consume *c, int32_t partition, int64_t *offset,
                                  int64_t *committed, char *errstr, size_t errstr_size);
 
 /**
- * @brief Seek \p partition to \p offset (-1: the beginning) and resume
+ * @brief Seek \p partition to \p offset (0 or less: the first offset Kafka
+ *        still holds, whatever auto.offset.reset says) and resume
  *        fetching it (blocks up to 5 s, and as long again to learn whether
  *        \p offset is the end of the log).
  */
@@ -77,10 +83,20 @@ void consume_store_offsets(struct consume *c, const int32_t *parts, const int64_
 /** Note an end-of-partition event (offset is where the end is). */
 void consume_note_eof(struct consume *c, int32_t partition, int64_t offset);
 
+/**
+ * @brief \p partition's log start offset as of the client's last fetch
+ *        response (cached, no request; the broker's answer, not a watermark
+ *        query's); -1 when not known yet.
+ */
+int64_t consume_log_start(const struct consume *c, int32_t partition);
+
 /** Note a message of \p partition (it is no longer at its end). */
 void consume_note_message(struct consume *c, int32_t partition);
 
-/** @returns true if something is assigned and every assigned partition is at its end. */
+/**
+ * @returns true if something is assigned and every assigned partition is at
+ *          its end, as the last fetch response of each confirms.
+ */
 bool consume_all_at_eof(const struct consume *c);
 
 /** @returns the number of assigned partitions. */
@@ -90,7 +106,7 @@ size_t consume_assigned_count(const struct consume *c);
  * @brief Sum over assigned partitions of (high watermark - next offset),
  *        from the client's cached watermarks; -1 when unknown.
  */
-int64_t consume_lag(struct consume *c, const int32_t *parts, const int64_t *next, size_t n);
+int64_t consume_lag(const struct consume *c, const int32_t *parts, const int64_t *next, size_t n);
 
 /**
  * @brief \p partition's log end offset as of the client's last fetch
@@ -98,7 +114,7 @@ int64_t consume_lag(struct consume *c, const int32_t *parts, const int64_t *next
  *        consumer's position there, every message the broker held then has
  *        been handed over.
  */
-int64_t consume_log_end(struct consume *c, int32_t partition);
+int64_t consume_log_end(const struct consume *c, int32_t partition);
 
 /** @returns true once librdkafka reported a fatal error (the loop must stop). */
 bool consume_failed(const struct consume *c);

@@ -446,19 +446,20 @@ static bool query_value_of(enum expr_agg agg, enum expr_field field, const struc
     return false;
 }
 
-/* Assigns every series to an output group; returns the number of groups. */
-/*
- * Numbers the groups in order of first appearance, in one pass: a table of
- * group-key hashes (open addressing, \p tab of \p cap slots, a power of two
- * at least twice \p nser, zeroed) finds a series' group; a group's key is
- * rebuilt from its first series only to confirm a hash match. Ten thousand
- * series in a thousand groups took tens of millions of key builds before.
- */
+/* A slot of query_assign_groups()' table of group keys. */
 struct query_group_slot {
     uint64_t hash;
     size_t group1; /* group + 1; 0: empty */
 };
 
+/*
+ * Assigns every series to an output group, numbered in order of first
+ * appearance; returns the number of groups. One pass: a table of group-key
+ * hashes (open addressing, \p tab of \p cap slots, a power of two at least
+ * twice \p nser, zeroed) finds a series' group; a group's key is rebuilt from
+ * its first series only to confirm a hash match. Ten thousand series in a
+ * thousand groups took tens of millions of key builds before.
+ */
 static size_t query_assign_groups(struct query_series *ser, size_t nser, bool bare, char **by,
                                   size_t nby, size_t *first_of_group, struct query_group_slot *tab,
                                   size_t cap)

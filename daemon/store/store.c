@@ -655,8 +655,8 @@ size_t store_compact_pending(const struct store *s)
 
 /*
  * Chunks read and rewritten per round: each is over 256 KiB, so a round
- * holds a few MB however long the backlog (a catch-up over a million users
- * queues hundreds).
+ * holds about 10 MB however long the backlog (a catch-up over a million
+ * users queues hundreds).
  */
 #define STORE_COMPACT_ROUND 32
 

@@ -623,6 +623,67 @@ static void test_pinned_start(void **state)
     inst_close(&b);
 }
 
+/*
+ * Offsets Kafka never delivers are counted, not silently passed over: a
+ * partition read from its beginning (pinned at 0) whose first offsets were
+ * deleted, and a hole later on. The batch still starts where it was pinned.
+ */
+static void test_offset_holes_counted(void **state)
+{
+    struct fixture *f = *state;
+    char prefix[16], err[JD_ERRSTR_SIZE], detail[512];
+    int64_t off;
+    struct inst a;
+    next_prefix(f, prefix, sizeof(prefix));
+
+    inst_open(&a, f, prefix, "a");
+    pipeline_assign(a.pipe, 2);
+    assert_int_equal(pipeline_claim(a.pipe, 2, &off, err, sizeof(err)), JD_OK);
+    off = 0;
+    assert_int_equal(pipeline_pin(a.pipe, 2, &off, err, sizeof(err)), JD_OK);
+    pipeline_begin(a.pipe);
+    size_t n = 0;
+    for (size_t i = 0; i < f->n; i++) {
+        struct gen_msg *m = &f->msgs[i];
+        if (m->partition != 2 || m->offset < 5 || (m->offset >= 20 && m->offset < 30))
+            continue;
+        struct pipeline_msg pm = { m->partition, m->offset, m->value, m->len, m->hdrs, m->nh };
+        enum jd_err reason;
+        assert_int_not_equal(pipeline_add(a.pipe, &pm, INT64_MAX, &reason, detail, sizeof(detail)),
+                             PIPELINE_SKIP);
+        n++;
+    }
+    assert_true(n > 10);
+    const struct pipeline_counters *c = pipeline_counters(a.pipe);
+    assert_int_equal(c->starts_trimmed, 1);
+    assert_int_equal(c->last_trimmed_partition, 2);
+    assert_int_equal(c->last_trimmed_first, 5);
+    assert_int_equal(c->offset_gaps, 1);
+    assert_int_equal(c->offsets_missing, 10);
+    assert_int_equal(c->last_gap_from, 20);
+    assert_int_equal(c->last_gap_to, 30);
+    pipeline_log_start(a.pipe, 2, 1000); /* read already: not a start any more */
+    assert_int_equal(c->starts_trimmed, 1);
+
+    /* a partition whose every offset retention deleted moves to the log start unread */
+    pipeline_assign(a.pipe, 3);
+    assert_int_equal(pipeline_claim(a.pipe, 3, &off, err, sizeof(err)), JD_OK);
+    off = 0;
+    assert_int_equal(pipeline_pin(a.pipe, 3, &off, err, sizeof(err)), JD_OK);
+    pipeline_log_start(a.pipe, 3, 7);
+    assert_int_equal(c->starts_trimmed, 2);
+    assert_int_equal(c->last_trimmed_first, 7);
+    assert_int_equal(pipeline_commit(a.pipe, err, sizeof(err)), JD_OK);
+    inst_close(&a);
+
+    struct inst b;
+    inst_open(&b, f, prefix, "b");
+    pipeline_assign(b.pipe, 3);
+    assert_int_equal(pipeline_claim(b.pipe, 3, &off, err, sizeof(err)), JD_OK);
+    assert_int_equal(off, 7);
+    inst_close(&b);
+}
+
 /* One message of the fixture's generator as the next message of its partition for \p in. */
 static enum pipeline_verdict inst_add_as_new(struct inst *in, const struct gen_msg *m,
                                              const char *json, const int64_t next[NPART],
@@ -799,6 +860,7 @@ int main(void)
         cmocka_unit_test(test_redis_restart_between_batches),
         cmocka_unit_test(test_revoke_mid_batch),
         cmocka_unit_test(test_pinned_start),
+        cmocka_unit_test(test_offset_holes_counted),
         cmocka_unit_test(test_census_across_instances),
         cmocka_unit_test(test_attribution_any_batching),
     };

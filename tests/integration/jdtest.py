@@ -417,17 +417,50 @@ def generate(n, seed, users=500, t0=T0_MS, spacing_ms=200, dup_rate=0.05, bad_ra
             if typ != "cost":
                 headers.append(("ce_subject", user.encode()))
             val = json.dumps(data).encode()
-        m = {"key": key, "value": val, "headers": headers, "kind": "ok"}
+        micros = int(round(value * 1_000_000)) if value is not None else 0
+        m = {"key": key, "value": val, "headers": headers, "kind": "ok",
+             "ev": (typ, ch, micros, user)}
         msgs.append(m)
         sent.append(m)
-        micros = int(round(value * 1_000_000)) if value is not None else 0
-        oracle["count"][typ] = oracle["count"].get(typ, 0) + 1
-        oracle["count_by_channel"][(typ, ch)] = oracle["count_by_channel"].get((typ, ch), 0) + 1
-        oracle["sum_micros"][typ] = oracle["sum_micros"].get(typ, 0) + micros
-        oracle["sum_by_channel"][(typ, ch)] = oracle["sum_by_channel"].get((typ, ch), 0) + micros
-        if typ == "touch":
-            oracle["touch_users"].add(user)
+        _oracle_add(oracle, m["ev"])
     return msgs, oracle
+
+
+def _oracle_add(oracle, ev):
+    typ, ch, micros, user = ev
+    oracle["count"][typ] = oracle["count"].get(typ, 0) + 1
+    oracle["count_by_channel"][(typ, ch)] = oracle["count_by_channel"].get((typ, ch), 0) + 1
+    oracle["sum_micros"][typ] = oracle["sum_micros"].get(typ, 0) + micros
+    oracle["sum_by_channel"][(typ, ch)] = oracle["sum_by_channel"].get((typ, ch), 0) + micros
+    if typ == "touch":
+        oracle["touch_users"].add(user)
+
+
+def message_identity(value, headers):
+    """What tells generated messages apart: CloudEvents' binary mode carries
+    the id in a header, so payloads alone repeat."""
+    return (value, tuple((k, v) for k, v in headers or ()))
+
+
+def oracle_of_topic(msgs, held):
+    """The oracle of what a topic holds: held are its messages as
+    read_values() returns them, msgs what generate() made. A valid event counts
+    once however often it is there; every other message is one dead letter."""
+    by_value = {message_identity(m["value"], m["headers"]): m for m in msgs if m["kind"] == "ok"}
+    oracle = {"count": {}, "count_by_channel": {}, "sum_micros": {}, "sum_by_channel": {},
+              "touch_users": set(), "bad": 0, "dups": 0}
+    seen = set()
+    for _, _, value, headers in held:
+        v = message_identity(value, headers)
+        m = by_value.get(v)
+        if m is None:
+            oracle["bad"] += 1
+        elif v in seen:
+            oracle["dups"] += 1
+        else:
+            seen.add(v)
+            _oracle_add(oracle, m["ev"])
+    return oracle
 
 
 def merge_oracles(*oracles):
@@ -515,6 +548,31 @@ def read_topic(bootstrap, topic):
     # payloads are arbitrary bytes: keep them recoverable with surrogateescape
     text = r.stdout.decode("utf-8", "surrogateescape")
     return [json.loads(l) for l in text.splitlines() if l.strip()]
+
+
+def read_values(bootstrap, topic, partitions):
+    """Every message of a topic as (partition, offset, payload, headers), via
+    python3-confluent-kafka: byte for byte, which kcat's JSON is not."""
+    from confluent_kafka import Consumer, TopicPartition, KafkaError
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "jt-read-values",
+                  "enable.auto.commit": False, "enable.partition.eof": True})
+    try:
+        c.assign([TopicPartition(topic, p, 0) for p in range(partitions)])
+        out, ends, deadline = [], set(), time.time() + 120
+        while len(ends) < partitions:
+            if time.time() > deadline:
+                raise RuntimeError(f"read_values: {topic} not read to its end in 120 s")
+            for m in c.consume(1000, 1.0):
+                if m.error():
+                    if m.error().code() != KafkaError._PARTITION_EOF:
+                        raise RuntimeError(f"read_values: {m.error()}")
+                    ends.add(m.partition())
+                else:
+                    out.append((m.partition(), m.offset(), m.value() or b"",
+                                tuple(m.headers() or ())))
+        return out
+    finally:
+        c.close()
 
 
 def alerts_on(bootstrap, topic):

@@ -182,6 +182,7 @@ def section_broker(redis):
     broker = jt.Broker(8, ["b", "b.dlq", "b.alerts.b", "b.alerts.ref-b"], brokers=3)
     try:
         msgs, oracle = jt.generate(24000, seed=32)
+        oracle_ok = sum(oracle["count"].values())
         jd = instance("b", broker, redis, "b")
         jd.start(exit_on_eof=False)
         prod = streaming(broker, "b", msgs, 2000)
@@ -201,8 +202,29 @@ def section_broker(redis):
         tap.ok(jd.proc.poll() is None, f"broker: journeyd lived through {len(faults)} faults",
                jd.tail())
         drain(jd, "broker")
-        jt.check_totals(tap, jd, oracle, AT, "broker faults")
-        tap.eq(len(dead_letters(broker, "b")), oracle["bad"],
+        # The mock cluster can lose messages its producer saw acknowledged (it
+        # does not implement idempotence, which the producer relies on): judge
+        # journeyd by what the topic holds, and say how much that was.
+        held = jt.read_values(broker.bootstrap, "b", 8)
+        truth = jt.oracle_of_topic(msgs, held)
+        present = sum(truth["count"].values())
+        tap.diag(f"broker faults: the topic holds {len(held)} messages of {len(msgs)} produced; "
+                 f"{present} of {oracle_ok} distinct events ({oracle_ok - present} lost by the "
+                 f"mock cluster after they were acknowledged)")
+        tap.ok(present >= 0.95 * oracle_ok, "broker faults: the topic holds at least 95 % of "
+               "the events (else this section tests little)", f"{present} of {oracle_ok}")
+        ends = {}
+        for part, off, _, _ in held:
+            ends[part] = max(ends.get(part, 0), off + 1)
+        stored = {p: int(redis.cli("HGET", f"{{b}}:p:b:{p}", "next") or -1) for p in range(8)}
+        tap.eq(stored, {p: ends.get(p, 0) for p in range(8)},
+               "broker faults: journeyd's stored offsets reach the end of every partition")
+        tap.ok(log_count(jd, "Kafka skipped offsets") == 0,
+               "broker faults: Kafka delivered every offset of every partition to journeyd",
+               "\n".join(l for l in open(jd.log).read().splitlines()
+                         if "skipped offsets" in l or "partition claimed" in l)[-3000:])
+        jt.check_totals(tap, jd, truth, AT, "broker faults")
+        tap.eq(len(dead_letters(broker, "b")), truth["bad"],
                "broker faults: every malformed message reached the DLQ")
         ref = reference(broker, redis, "b", "broker faults")
         same_alerts(broker, "b", jd, ref, "broker faults")
