@@ -340,14 +340,16 @@ static const char *expr_regex_too_big(const char *re)
         } else if (*c == '{' && c[1] >= '0' && c[1] <= '9') {
             char *end;
             unsigned long lo = strtoul(c + 1, &end, 10), hi = lo;
-            if (*end == ',')
-                hi = end[1] >= '0' && end[1] <= '9' ? strtoul(end + 1, &end, 10) : lo + 1;
-            else
-                end--; /* so that end + 1 is the closing brace */
+            if (*end == ',') { /* {n,m} or the open-ended {n,} */
+                end++;
+                hi = *end >= '0' && *end <= '9' ? strtoul(end, &end, 10) : lo + 1;
+            }
             if (lo > EXPR_RE_MAX_COUNT || hi > EXPR_RE_MAX_COUNT)
                 return "a repetition count above 1000";
             mult = hi > 1 ? hi : 1;
-            c = strchr(end + 1, '}') ? strchr(end + 1, '}') : c + strlen(c) - 1;
+            /* end is past the counts, at the brace or at the pattern's end */
+            const char *close = strchr(end, '}');
+            c = close ? close : c + strlen(c) - 1;
         }
         if (mult) {
             if (quantified)

@@ -261,6 +261,10 @@ static void test_regex_size_bounded(void **state)
         { "((a{99}){99}){99}", "more than 10,000 atoms" },
         { "(ab|cd){1001}", "a repetition count above 1000" },
         { "x{99999999999999999999}", "a repetition count above 1000" },
+        /* an unclosed count must not send the scan past the pattern's end (fuzz_expr) */
+        { "wp{6,00066", "bad regular expression" },
+        { "wp{6,", "bad regular expression" },
+        { "wp{6", "bad regular expression" },
         { "sem_.*|direct", NULL },
         { "[a-z]+", NULL },
         { "a{2,5}b{3,}", NULL },
