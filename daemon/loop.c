@@ -74,9 +74,11 @@ struct loop {
     int64_t first_msg_ms; /* first message consumed (monotonic) */
     /* where the loop's time went since the first message, seconds: waiting for
      * messages, decoding and aggregating them, waiting for the previous
-     * batch's flush, attributing and sending a batch (the "stopped" line) */
+     * batch's flush, attributing and sending a batch, evaluating rules (on its
+     * own connection, so it also waits for the flush just sent) and
+     * housekeeping (the "stopped" line) */
     struct {
-        double poll, build, wait, send;
+        double poll, build, wait, send, eval, chores;
     } spent;
     int64_t last_commit_ms; /* last batch applied in Redis */
     uint64_t consumed;
@@ -168,6 +170,16 @@ static void loop_assignments(struct loop *l)
         }
         l->synced_gen[p] = g;
     }
+}
+
+/* Rules: one evaluator run, and the watermark it knows for the pipeline's lateness. */
+static void loop_evaluate(struct loop *l)
+{
+    double t = ts_mono_s();
+    evaluator_run(l->ev);
+    pipeline_set_watermark(l->pipe, evaluator_watermark(l->ev));
+    if (l->first_msg_ms)
+        l->spent.eval += ts_mono_s() - t;
 }
 
 /* Claim one partition and position the consumer where Redis says it resumes. */
@@ -532,11 +544,12 @@ static void loop_housekeeping(struct loop *l, int64_t now)
         const struct attr_counters *ac = pipeline_attr_counters(l->pipe);
         if (l->last_progress && ac)
             log_info("loop", "attribution",
-                     "conversions=%llu credits=%llu none=%llu dropped_touches=%llu "
-                     "expired_journeys=%llu null_paths=%llu damaged=%llu weights_learnt=%llu "
-                     "learn_errors=%llu",
+                     "conversions=%llu credits=%llu none=%llu touches=%llu appended_unread=%llu "
+                     "dropped_touches=%llu expired_journeys=%llu null_paths=%llu damaged=%llu "
+                     "weights_learnt=%llu learn_errors=%llu",
                      (unsigned long long)ac->conversions, (unsigned long long)ac->credits,
-                     (unsigned long long)ac->none, (unsigned long long)ac->dropped,
+                     (unsigned long long)ac->none, (unsigned long long)ac->touches,
+                     (unsigned long long)ac->appended, (unsigned long long)ac->dropped,
                      (unsigned long long)ac->expired, (unsigned long long)ac->null_paths,
                      (unsigned long long)ac->corrupt, (unsigned long long)ac->learnt,
                      (unsigned long long)ac->learn_errors);
@@ -747,13 +760,15 @@ int loop_run(struct config *cfg, const struct loop_opts *opts)
         } else {
             loop_finish(&l);
         }
-        evaluator_run(l.ev);
-        pipeline_set_watermark(l.pipe, evaluator_watermark(l.ev));
+        loop_evaluate(&l);
+        double th = ts_mono_s();
         now = ts_mono_ms();
         if (now - l.last_housekeeping >= 1000) {
             l.last_housekeeping = now;
             loop_housekeeping(&l, now);
         }
+        if (l.first_msg_ms)
+            l.spent.chores += ts_mono_s() - th;
         if (opts->exit_on_eof && store_is_connected(l.store) && consume_all_at_eof(l.cons) &&
             !pipeline_pending(l.pipe) && !pipeline_in_flight(l.pipe) &&
             pipeline_all_active(l.pipe)) {
@@ -775,12 +790,13 @@ int loop_run(struct config *cfg, const struct loop_opts *opts)
     log_info("loop", "stopped",
              "consumed=%llu ok=%llu dup=%llu dlq=%llu too_old=%llu "
              "batches=%llu redis_round_trips=%llu first_to_applied_ms=%.0f "
-             "events_per_sec=%.0f poll_s=%.3f build_s=%.3f flush_wait_s=%.3f send_s=%.3f",
+             "events_per_sec=%.0f poll_s=%.3f build_s=%.3f flush_wait_s=%.3f send_s=%.3f "
+             "eval_s=%.3f chores_s=%.3f",
              (unsigned long long)l.consumed, (unsigned long long)c->ok, (unsigned long long)c->dup,
              (unsigned long long)c->dlq, (unsigned long long)c->too_old,
              (unsigned long long)c->batches, (unsigned long long)store_round_trips(l.store), span,
              span > 0 ? (double)l.consumed * 1000.0 / span : 0.0, l.spent.poll, l.spent.build,
-             l.spent.wait, l.spent.send);
+             l.spent.wait, l.spent.send, l.spent.eval, l.spent.chores);
     loop_teardown(&l);
     return rc;
 }

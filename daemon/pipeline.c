@@ -256,6 +256,7 @@ enum jd_err pipeline_claim(struct pipeline *p, int32_t partition, int64_t *offse
                            errstr_size)))
         return err;
     dedup_clear(pp->seen);
+    attr_forget(p->attr, partition); /* others may have written its journeys meanwhile */
     pp->epoch = c.epoch;
     pp->pos = pp->applied = c.has_next ? c.next : -1;
     pp->st = pp->bst = c.has_st ? c.st : INT64_MIN;
@@ -503,6 +504,10 @@ void pipeline_unclaim(struct pipeline *p, int32_t partition)
 
 void pipeline_unclaim_all(struct pipeline *p)
 {
+    /* a flush in flight may or may not have been applied, and every partition is claimed
+     * afresh anyway: what is known of journeys goes at once (one clear, not one per claim) */
+    if (p->attr)
+        attr_discard(p->attr);
     pipeline_fail(p, p->inflight, NULL, 0);
     p->inflight = NULL;
     pipeline_fail(p, p->building, NULL, 0);
@@ -580,6 +585,8 @@ enum jd_err pipeline_send(struct pipeline *p, char *errstr, size_t errstr_size)
     f.nzputs = aw.nzputs;
     f.appends = aw.appends;
     f.nappends = aw.nappends;
+    f.jappends = aw.jappends;
+    f.njappends = aw.njappends;
     err = store_flush_send(p->store, &f, errstr, errstr_size);
     if (p->attr)
         attr_reset(p->attr); /* sent (or failed): the next batch starts afresh */

@@ -3,97 +3,20 @@
  * journeys in Redis.
  *
  * Owns the batch's queue of journey events, the per-partition expiry
- * schedule and the data-driven weight tables. Journey rules are journey.c's,
- * the credit split credit.c's, record formats pathstat.c's, when journeys
- * are due expiry.c's; writes leave through the batch flush (store_flush.c),
- * reads through store_get_many() and expiry_read().
+ * schedule, the data-driven weight tables and the choice, per user of a
+ * batch, between appending its touches and reading its journey. Journey
+ * rules are journey.c's, the credit split credit.c's, record formats
+ * pathstat.c's, when journeys are due expiry.c's, what is known of them
+ * jcache.c's, learning attr_learn.c's; writes leave through the batch flush
+ * (store_flush.c), reads through store_get_many() and expiry_read().
  */
-#include "attribute/attr.h"
+#include "attribute/attr_int.h"
 
 #include "aggregate/series.h"
-#include "attribute/credit.h"
-#include "attribute/expiry.h"
-#include "attribute/journey.h"
-#include "attribute/markov.h"
-#include "attribute/pathstat.h"
-#include "attribute/shapley.h"
-#include "core/tally.h"
 #include "core/ts.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-struct attr_ev {
-    int32_t partition;
-    bool conversion;
-    bool has_value;
-    int64_t ts, value;
-    int64_t st;                           /* the partition's stream time with this event */
-    size_t user, channel, campaign, type; /* arena offsets */
-    uint16_t luser, lchannel, lcampaign, ltype;
-    uint64_t fa, fb; /* the user's fingerprint; fp is its hex, so both sort alike */
-    char fp[33];
-};
-
-/* A sort key of attr_sort(): the event's partition and fingerprint's high half. */
-struct attr_key {
-    uint64_t fa;
-    uint32_t part, idx;
-};
-
-struct attr_weights {
-    char **names;
-    double *w;
-    size_t n;
-};
-
-struct attr {
-    const struct config *cfg;
-    struct store *store;
-    const char *topic;
-    enum journey_mode mode;
-    int64_t lookback;
-    size_t max_touches;
-    struct credit *credit;
-    struct attr_weights weights[MODEL_N];
-    struct attr_counters c;
-    struct tally *credited; /* by channel: conversions per model, then value per model */
-    uint64_t null_staged;   /* null paths of the batch not yet applied */
-    /* the batch being built */
-    struct attr_ev *ev;
-    size_t nev, capev;
-    char *arena;
-    size_t alen, acap;
-    /* attr_run()'s working memory, kept across batches */
-    size_t *order, caporder;
-    struct attr_key *keys, *keys2;
-    size_t capkeys, capkeys2;
-    uint32_t hist[12][256]; /* attr_sort()'s digit counts */
-    struct store_get *gets;
-    size_t capgets;
-    char *kbuf; /* the gets' keys (offsets until attr_keys_fix()); the puts keep them */
-    size_t klen, kcap;
-    struct expiry *x;
-    bool *relist; /* per user of the batch: listed in a bucket read now, so list it again */
-    size_t caprelist;
-    struct journey j;
-    size_t *idx;
-    struct credit_out *out;
-    struct jd_str *path;
-    struct pathstat *ps;
-    uint8_t *bytes; /* encoded journeys and path blocks */
-    size_t blen, bcap;
-    size_t *put_off, *put_len, capputoff, capputlen;
-    size_t *ustart, capustart; /* per user of the batch: its first event in order */
-    struct store_put *puts;
-    size_t nputs, capputs;
-    struct store_append *apps;
-    size_t napps, capapps;
-    char (*pskeys)[STORE_KEY_MAX];
-    size_t cappskeys;
-    char labels[512];
-};
 
 struct attr *attr_new(const struct config *cfg, struct store *store, char *errstr,
                       size_t errstr_size)
@@ -109,6 +32,7 @@ struct attr *attr_new(const struct config *cfg, struct store *store, char *errst
         strcmp(cfg->attribution.journey_mode, "independent") ? JOURNEY_RESET : JOURNEY_INDEPENDENT;
     a->lookback = cfg->attribution.lookback_ms;
     a->max_touches = (size_t)cfg->attribution.max_touches;
+    a->lim = (struct journey_limits){ a->max_touches, a->lookback, 0, 0 };
     for (size_t i = 0; i < cfg->attribution.models.n; i++) {
         enum model_id m;
         if (model_from_name(jd_str_c(cfg->attribution.models.v[i]), &m))
@@ -121,6 +45,7 @@ struct attr *attr_new(const struct config *cfg, struct store *store, char *errst
     co.max_touches = a->max_touches;
     if (!(a->credit = credit_new(&co)) || !(a->ps = pathstat_new()) ||
         !(a->x = expiry_new(store, a->topic)) ||
+        !(a->jc = jcache_new(4 * (size_t)cfg->batch.max_events)) ||
         !(a->idx = calloc(a->max_touches + 1, sizeof(*a->idx))) ||
         !(a->path = calloc(a->max_touches + 1, sizeof(*a->path))) ||
         !(a->out = calloc(credit_max_out(a->credit) + MODEL_N, sizeof(*a->out))) ||
@@ -153,7 +78,9 @@ void attr_destroy(struct attr *a)
     pathstat_destroy(a->ps);
     journey_free(&a->j);
     expiry_destroy(a->x);
-    free(a->relist);
+    jcache_destroy(a->jc);
+    free(a->users);
+    free(a->japps);
     free(a->ev);
     free(a->arena);
     free(a->order);
@@ -167,7 +94,6 @@ void attr_destroy(struct attr *a)
     free(a->bytes);
     free(a->put_off);
     free(a->put_len);
-    free(a->ustart);
     free(a->puts);
     free(a->apps);
     free(a->pskeys);
@@ -277,6 +203,11 @@ static struct jd_str attr_str(const struct attr *a, size_t off, size_t len)
 }
 
 /* --------------------------------------------------------------- a batch */
+
+static void attr_drop_staged(struct attr *a);
+
+/* Touch records a journey may gather before a read writes it back whole. */
+#define ATTR_MAX_RECORDS 32
 
 static unsigned attr_digit(const struct attr_key *k, int d)
 {
@@ -389,17 +320,52 @@ static bool attr_encode(struct attr *a)
     return true;
 }
 
-/* Loads a journey read back; a damaged one is counted and replaced. */
+/* Loads a journey read back, replaying its records; a damaged one is counted and replaced. */
 static bool attr_load(struct attr *a, const struct store_get *g)
 {
     char err[128];
     journey_reset(&a->j);
+    a->lim.records = 0;
     if (!g->value)
         return true;
-    enum jd_err e = journey_decode(&a->j, g->value, g->len, err, sizeof(err));
+    a->lim.dropped = 0;
+    enum jd_err e = journey_decode(&a->j, g->value, g->len, &a->lim, err, sizeof(err));
+    a->c.dropped += a->lim.dropped;
     if (e == JD_ERR_CORRUPT)
         a->c.corrupt++;
     return e != JD_ERR_NOMEM;
+}
+
+/* Notes what the batch leaves of journey (\p partition, \p fa:\p fb) for jcache. */
+static bool attr_note(struct attr *a, int32_t partition, uint64_t fa, uint64_t fb, int64_t last,
+                      uint32_t nrec)
+{
+    return jcache_stage(a->jc, partition, fa, fb, (struct jcache_entry){ last, nrec });
+}
+
+/* The journey in hand as it is left: written whole, so no records. */
+static bool attr_note_journey(struct attr *a, int32_t partition, uint64_t fa, uint64_t fb)
+{
+    return attr_note(a, partition, fa, fb,
+                     journey_is_empty(&a->j) ? INT64_MIN : journey_last_activity(&a->j), 0);
+}
+
+/*
+ * A fingerprint's numeric halves back from its hex (store_user_fp()); false
+ * for anything journeyd did not write (its key is another user's).
+ */
+static bool attr_fp_halves(const char fp[32], uint64_t *fa, uint64_t *fb)
+{
+    uint64_t h[2] = { 0, 0 };
+    for (int i = 0; i < 32; i++) {
+        char c = fp[i];
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f')))
+            return false;
+        h[i / 16] = h[i / 16] << 4 | (uint64_t)(c <= '9' ? c - '0' : c - 'a' + 10);
+    }
+    *fa = h[0];
+    *fb = h[1];
+    return true;
 }
 
 static bool attr_convert(struct attr *a, const struct attr_ev *e, struct agg *agg)
@@ -452,21 +418,21 @@ static bool attr_expire_now(struct attr *a)
 }
 
 /*
- * One user's events of the batch, \p order[from, to), against journey \p g;
- * \p st is the partition's stream time after the batch. The journey is listed
- * under its due time again when that moved to another bucket, or when
- * \p relist (a bucket listing it is being read, and may go with this batch).
+ * One user's events of the batch, \p order[u->start, to), against journey
+ * \p g; \p st is the partition's stream time after the batch. The journey is
+ * listed under its due time again when that moved to another bucket, or when
+ * u->relist (a bucket listing it is being read, and may go with this batch).
  */
-static bool attr_user(struct attr *a, const struct store_get *g, size_t from, size_t to, int64_t st,
-                      bool relist, struct agg *agg)
+static bool attr_user(struct attr *a, const struct attr_user *u, const struct store_get *g,
+                      size_t to, int64_t st, struct agg *agg)
 {
-    const struct attr_ev *first = &a->ev[a->order[from]];
+    const struct attr_ev *first = &a->ev[a->order[u->start]];
     if (!attr_load(a, g))
         return false;
     int64_t was = journey_is_empty(&a->j)
                       ? INT64_MIN
                       : expiry_bucket(journey_last_activity(&a->j) + a->lookback);
-    for (size_t k = from; k < to; k++) {
+    for (size_t k = u->start; k < to; k++) {
         const struct attr_ev *e = &a->ev[a->order[k]];
         /* due before this event in offset order: expired there, whatever the batching */
         if (attr_due(a, e->st) && !attr_expire_now(a))
@@ -481,13 +447,72 @@ static bool attr_user(struct attr *a, const struct store_get *g, size_t from, si
             return false;
         }
     }
+    if (!attr_note_journey(a, first->partition, first->fa, first->fb))
+        return false;
     if (!journey_is_empty(&a->j)) {
         int64_t due = journey_last_activity(&a->j) + a->lookback;
         return attr_put(a, g->key, false) && attr_encode(a) &&
-               ((!relist && expiry_bucket(due) == was) ||
+               ((!u->relist && expiry_bucket(due) == was) ||
                 expiry_register(a->x, first->partition, first->fp, due, st));
     }
     return !g->value || attr_put(a, g->key, true);
+}
+
+/*
+ * Whether user \p u's touches, order[u->start, to), can be appended to its
+ * journey unread: jcache knows the journey, the user converts nothing in the
+ * batch, no event finds the journey due (attr_user() expires it there), and
+ * its records stay few (a read writes it back whole). Fills u->was, ->last
+ * and ->nrec for attr_append().
+ */
+static bool attr_appendable(struct attr *a, struct attr_user *u, size_t to)
+{
+    const struct attr_ev *first = &a->ev[a->order[u->start]];
+    struct jcache_entry e;
+    if (!jcache_get(a->jc, first->partition, first->fa, first->fb, &e))
+        return false;
+    u->was = u->last = e.last;
+    u->nrec = e.nrec;
+    for (size_t k = u->start; k < to; k++) {
+        const struct attr_ev *ev = &a->ev[a->order[k]];
+        if (ev->conversion || (u->last != INT64_MIN && u->last + a->lookback < ev->st))
+            return false;
+        /* journey_touch() always keeps the newest touch: the last activity is the max */
+        u->last = JD_MAX(u->last, ev->ts);
+        u->nrec++;
+    }
+    return u->nrec <= ATTR_MAX_RECORDS;
+}
+
+/*
+ * User \p u's touches appended to its journey as records (one write, no
+ * read); listed again like attr_user() would, from what jcache knew.
+ */
+static bool attr_append(struct attr *a, const struct attr_user *u, size_t to, int64_t st)
+{
+    const struct attr_ev *first = &a->ev[a->order[u->start]];
+    size_t off = a->blen;
+    for (size_t k = u->start; k < to; k++) {
+        const struct attr_ev *e = &a->ev[a->order[k]];
+        struct jd_str ch = attr_str(a, e->channel, e->lchannel);
+        struct jd_str camp = attr_str(a, e->campaign, e->lcampaign);
+        if (!jd_reserve((void **)&a->bytes, &a->bcap,
+                        a->blen + journey_record_size(e->ts, ch, camp), 1))
+            return false;
+        a->blen += journey_encode_record(a->bytes + a->blen, e->ts, ch, camp);
+        a->c.touches++;
+        a->c.appended++;
+    }
+    if (!jd_reserve((void **)&a->japps, &a->capjapps, a->njapps + 1, sizeof(*a->japps)))
+        return false;
+    /* the bytes may still move: the offset is parked in .p */
+    a->japps[a->njapps++] = (struct store_put){ jd_str_c(a->kbuf + u->key),
+                                                { (const char *)(uintptr_t)off, a->blen - off },
+                                                false };
+    int64_t due = u->last + a->lookback;
+    bool moved = u->was == INT64_MIN || expiry_bucket(due) != expiry_bucket(u->was + a->lookback);
+    return attr_note(a, first->partition, first->fa, first->fb, u->last, u->nrec) &&
+           ((!moved && !u->relist) || expiry_register(a->x, first->partition, first->fp, due, st));
 }
 
 /*
@@ -495,15 +520,21 @@ static bool attr_user(struct attr *a, const struct store_get *g, size_t from, si
  * has passed its due time, its null path, then gone. One touched since is
  * not due: it is listed in a later bucket too.
  */
-static bool attr_expire(struct attr *a, const struct store_get *g, int64_t st)
+static bool attr_expire(struct attr *a, const struct store_get *g, int32_t partition,
+                        const char *fp, int64_t st)
 {
-    if (!g->value)
-        return true; /* gone already: expired or emptied by its user's events */
+    uint64_t fa, fb;
+    bool known = attr_fp_halves(fp, &fa, &fb); /* else no note: only a read is lost */
+    if (!g->value) /* gone already: expired or emptied by its user's events */
+        return !known || attr_note(a, partition, fa, fb, INT64_MIN, 0);
     if (!attr_load(a, g))
         return false;
     if (!journey_is_empty(&a->j) && !attr_due(a, st))
-        return true;
-    return attr_expire_now(a) && attr_put(a, g->key, true);
+        /* touched since; written back whole if it had records */
+        return (!known || attr_note_journey(a, partition, fa, fb)) &&
+               (!a->lim.records || (attr_put(a, g->key, false) && attr_encode(a)));
+    return attr_expire_now(a) && attr_put(a, g->key, true) &&
+           (!known || attr_note(a, partition, fa, fb, INT64_MIN, 0));
 }
 
 /* The user (partition, fp) of this batch, or SIZE_MAX (users are sorted by both). */
@@ -512,7 +543,7 @@ static size_t attr_user_of(const struct attr *a, size_t nusers, int32_t partitio
     size_t lo = 0, hi = nusers;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        const struct attr_ev *e = &a->ev[a->order[a->ustart[mid]]];
+        const struct attr_ev *e = &a->ev[a->order[a->users[mid].start]];
         int c =
             e->partition != partition ? (e->partition < partition ? -1 : 1) : memcmp(e->fp, fp, 32);
         if (c == 0)
@@ -525,7 +556,7 @@ static size_t attr_user_of(const struct attr *a, size_t nusers, int32_t partitio
     return SIZE_MAX;
 }
 
-static bool attr_gets(struct attr *a, size_t n)
+bool attr_gets(struct attr *a, size_t n)
 {
     size_t cap = a->capgets;
     if (!jd_reserve((void **)&a->gets, &cap, n, sizeof(*a->gets)))
@@ -535,15 +566,21 @@ static bool attr_gets(struct attr *a, size_t n)
     return true;
 }
 
-/* Names gets[i] the journey of \p fp on \p part (an offset into kbuf until attr_keys_fix()). */
-static bool attr_key_journey(struct attr *a, size_t i, int32_t part, const char fp[33])
+/* The key of the journey of \p fp on \p part, at kbuf offset *\p off (kbuf may move). */
+static bool attr_key_journey(struct attr *a, size_t *off, int32_t part, const char fp[33])
 {
     if (!jd_reserve((void **)&a->kbuf, &a->kcap, a->klen + STORE_KEY_MAX, 1))
         return false;
     size_t n = store_key_journey(a->store, a->kbuf + a->klen, STORE_KEY_MAX, a->topic, part, fp);
-    a->gets[i].key = (const char *)(uintptr_t)a->klen;
+    *off = a->klen;
     a->klen += n + 1;
     return true;
+}
+
+/* Names gets[i] the key at kbuf offset \p off (made a pointer by attr_keys_fix()). */
+static void attr_get_key(struct attr *a, size_t i, size_t off)
+{
+    a->gets[i].key = (const char *)(uintptr_t)off;
 }
 
 /* Turns the first \p n gets' key offsets into pointers (kbuf no longer moves). */
@@ -553,13 +590,16 @@ static void attr_keys_fix(struct attr *a, size_t n)
         a->gets[i].key = a->kbuf + (uintptr_t)a->gets[i].key;
 }
 
-/* Finds the batch's users; returns their number (SIZE_MAX when out of memory). */
-static size_t attr_users(struct attr *a)
+/*
+ * Finds the batch's users and which journeys must be read (the first
+ * *\p ngets gets); returns the number of users (SIZE_MAX when out of memory).
+ */
+static size_t attr_users(struct attr *a, size_t *ngets)
 {
     size_t nusers = 0;
+    *ngets = 0;
     if (!jd_reserve((void **)&a->order, &a->caporder, a->nev + 1, sizeof(*a->order)) ||
-        !jd_reserve((void **)&a->ustart, &a->capustart, a->nev + 1, sizeof(*a->ustart)) ||
-        !jd_reserve((void **)&a->relist, &a->caprelist, a->nev + 1, sizeof(*a->relist)) ||
+        !jd_reserve((void **)&a->users, &a->capusers, a->nev + 1, sizeof(*a->users)) ||
         !attr_gets(a, a->nev + 1))
         return SIZE_MAX;
     for (size_t i = 0; i < a->nev; i++) {
@@ -572,12 +612,20 @@ static size_t attr_users(struct attr *a)
         const struct attr_ev *e = &a->ev[a->order[k]], *p = k ? &a->ev[a->order[k - 1]] : NULL;
         if (p && p->partition == e->partition && p->fa == e->fa && p->fb == e->fb)
             continue;
-        if (!attr_key_journey(a, nusers, e->partition, e->fp))
+        struct attr_user *u = &a->users[nusers++];
+        *u = (struct attr_user){ .start = k };
+        if (!attr_key_journey(a, &u->key, e->partition, e->fp))
             return SIZE_MAX;
-        a->relist[nusers] = false;
-        a->ustart[nusers++] = k;
     }
-    a->ustart[nusers] = a->nev;
+    a->users[nusers].start = a->nev;
+    for (size_t i = 0; i < nusers; i++) {
+        struct attr_user *u = &a->users[i];
+        u->get = SIZE_MAX;
+        if (!attr_appendable(a, u, a->users[i + 1].start)) {
+            u->get = (*ngets)++;
+            attr_get_key(a, u->get, u->key);
+        }
+    }
     return nusers;
 }
 
@@ -633,25 +681,25 @@ enum jd_err attr_run(struct attr *a, const struct attr_part *parts, size_t npart
                      struct attr_writes *out, char *errstr, size_t errstr_size)
 {
     enum jd_err err;
-    size_t nusers, ngets = 0;
+    size_t nusers, ngets = 0, nread;
     bool ok = true;
     struct expiry_writes xw;
     memset(out, 0, sizeof(*out));
-    attr_discard(a); /* a batch that was not applied */
-    a->blen = a->nputs = a->napps = a->klen = 0;
+    attr_drop_staged(a); /* a batch that was not applied */
+    a->blen = a->nputs = a->napps = a->njapps = a->klen = 0;
     pathstat_reset(a->ps);
     expiry_begin(a->x);
 
     /* 1. the batch's users (each with its events in offset order) and a slice of each
      *    partition's due journeys; those that are not users of this batch are read too */
-    if ((nusers = attr_users(a)) == SIZE_MAX)
+    if ((nusers = attr_users(a, &nread)) == SIZE_MAX)
         goto nomem;
     for (size_t i = 0; i < nparts; i++)
         if (!expiry_want(a->x, parts[i].partition, parts[i].st))
             goto nomem;
     if ((err = expiry_read(a->x, errstr, errstr_size)) != JD_OK)
         return err;
-    ngets = nusers;
+    ngets = nread;
     for (size_t q = 0; q < expiry_nreads(a->x); q++) {
         int32_t part;
         int64_t st;
@@ -662,12 +710,13 @@ enum jd_err attr_run(struct attr *a, const struct attr_part *parts, size_t npart
         for (size_t m = 0; m < n; m++) {
             size_t u = attr_user_of(a, nusers, part, fps[m]);
             if (u != SIZE_MAX) {
-                a->relist[u] = true; /* the batch decides about this one */
+                a->users[u].relist = true; /* the batch decides about this one */
                 continue;
             }
-            if (!attr_key_journey(a, ngets, part, fps[m]))
+            size_t off;
+            if (!attr_key_journey(a, &off, part, fps[m]))
                 goto nomem;
-            ngets++;
+            attr_get_key(a, ngets++, off);
         }
     }
 
@@ -678,19 +727,21 @@ enum jd_err attr_run(struct attr *a, const struct attr_part *parts, size_t npart
 
     /* 3. the users' events, then the expired journeys, then the path blocks */
     int64_t st = INT64_MIN;
-    for (size_t u = 0; u < nusers && ok; u++) {
-        const struct attr_ev *e = &a->ev[a->order[a->ustart[u]]];
-        if (!u || e->partition != a->ev[a->order[a->ustart[u - 1]]].partition)
+    for (size_t i = 0; i < nusers && ok; i++) {
+        const struct attr_user *u = &a->users[i];
+        const struct attr_ev *e = &a->ev[a->order[u->start]];
+        if (!i || e->partition != a->ev[a->order[a->users[i - 1].start]].partition)
             st = attr_st(parts, nparts, e->partition);
-        ok = attr_user(a, &a->gets[u], a->ustart[u], a->ustart[u + 1], st, a->relist[u], agg);
+        ok = u->get == SIZE_MAX ? attr_append(a, u, a->users[i + 1].start, st)
+                                : attr_user(a, u, &a->gets[u->get], a->users[i + 1].start, st, agg);
     }
-    for (size_t q = 0, g = nusers; q < expiry_nreads(a->x) && ok; q++) {
+    for (size_t q = 0, g = nread; q < expiry_nreads(a->x) && ok; q++) {
         int32_t part;
         size_t n;
         const char(*fps)[33] = expiry_slice(a->x, q, &part, &st, &n);
         for (size_t m = 0; m < n && ok; m++)
             if (attr_user_of(a, nusers, part, fps[m]) == SIZE_MAX)
-                ok = attr_expire(a, &a->gets[g++], st);
+                ok = attr_expire(a, &a->gets[g++], part, fps[m], st);
     }
     if (!ok || !attr_path_blocks(a))
         goto nomem;
@@ -700,97 +751,45 @@ enum jd_err attr_run(struct attr *a, const struct attr_part *parts, size_t npart
         if (!a->puts[i].del)
             a->puts[i].value =
                 (struct jd_str){ (const char *)a->bytes + a->put_off[i], a->put_len[i] };
+    for (size_t i = 0; i < a->njapps; i++)
+        a->japps[i].value.p = (const char *)a->bytes + (uintptr_t)a->japps[i].value.p;
     if (!attr_expiry_writes(a, &xw))
         goto nomem;
     store_gets_free(a->gets, ngets); /* the keys stay: they are the puts' keys */
-    *out = (struct attr_writes){ a->puts, a->nputs, xw.zputs, xw.nzputs, a->apps, a->napps };
+    *out = (struct attr_writes){ a->puts, a->nputs, xw.zputs, xw.nzputs,
+                                 a->apps, a->napps, a->japps, a->njapps };
     return JD_OK;
 nomem:
     store_gets_free(a->gets, ngets);
     return jd_errf(JD_ERR_NOMEM, errstr, errstr_size, "out of memory attributing the batch");
 }
 
-/* ------------------------------------------------------------- learning */
-
-/* The weights of one model from \p w per channel of \p p. */
-static bool attr_learnt(struct attr *a, enum model_id m, const struct paths *p, const double *w)
-{
-    return attr_set_weights(a, m, (const char *const *)p->names, w, p->nnames);
-}
-
-enum jd_err attr_learn(struct attr *a, int64_t st, char *errstr, size_t errstr_size)
-{
-    const struct config *cfg = a->cfg;
-    int64_t first = ts_floor_div(st - cfg->attribution.training_window_ms, JD_MS_HOUR);
-    int64_t last = ts_floor_div(st - 1, JD_MS_HOUR);
-    size_t nh = last >= first ? (size_t)(last - first + 1) : 0;
-    struct paths *p = paths_new();
-    struct markov *mk = NULL;
-    struct markov_result res = { 0 };
-    double *phi = NULL, *phiv = NULL;
-    char(*keys)[STORE_KEY_MAX] = calloc(nh + 1, sizeof(*keys));
-    enum jd_err err = JD_ERR_NOMEM;
-    if (!p || !keys || !attr_gets(a, nh + 1))
-        goto nomem;
-    for (size_t h = 0; h < nh; h++) {
-        store_key_paths(a->store, keys[h], sizeof(keys[h]), (first + (int64_t)h) * JD_MS_HOUR);
-        a->gets[h].key = keys[h];
-    }
-    if ((err = store_get_many(a->store, a->gets, nh, errstr, errstr_size)) != JD_OK)
-        goto out;
-    for (size_t h = 0; h < nh; h++) {
-        char e[128];
-        if (!a->gets[h].value)
-            continue;
-        enum jd_err fe = pathstat_fold(p, a->gets[h].value, a->gets[h].len, NULL, e, sizeof(e));
-        if (fe == JD_ERR_NOMEM)
-            goto nomem;
-        a->c.corrupt += fe == JD_ERR_CORRUPT;
-    }
-    size_t n = p->nnames ? p->nnames : 1;
-    if (!(phi = calloc(n, sizeof(*phi))) || !(phiv = calloc(n, sizeof(*phiv))) ||
-        !(mk = markov_new((int)cfg->attribution.markov_order)))
-        goto nomem;
-    for (size_t i = 0; i < p->nrows; i++) {
-        const struct paths_row *r = &p->rows[i];
-        shapley_add_set(phi, phiv, p->touch + r->off, r->n, r->conv, r->value);
-        if (!markov_add_path(mk, p->touch + r->off, r->n, r->conv, r->value, r->nulls))
-            goto nomem;
-    }
-    if ((err = markov_solve(mk, p->nnames, &res, errstr, errstr_size)) != JD_OK)
-        goto out;
-    if (!attr_learnt(a, MODEL_MARKOV, p, res.re) || !attr_learnt(a, MODEL_SHAPLEY, p, phi))
-        goto nomem;
-    a->c.learnt++;
-    err = JD_OK;
-    goto out;
-nomem:
-    err = jd_errf(JD_ERR_NOMEM, errstr, errstr_size, "out of memory learning weights");
-out:
-    if (a->capgets >= nh)
-        store_gets_free(a->gets, nh);
-    if (err != JD_OK && err != JD_ERR_REDIS)
-        a->c.learn_errors++;
-    markov_result_free(&res);
-    markov_destroy(mk);
-    free(phi);
-    free(phiv);
-    free(keys);
-    paths_destroy(p);
-    return err;
-}
-
 void attr_commit(struct attr *a)
 {
+    jcache_commit(a->jc);
     tally_commit(a->credited);
     a->c.null_paths += a->null_staged;
     a->null_staged = 0;
 }
 
-void attr_discard(struct attr *a)
+/* Drops what the last attr_run() staged (its batch is not applied, or is being redone). */
+static void attr_drop_staged(struct attr *a)
 {
+    jcache_discard(a->jc);
     tally_discard(a->credited);
     a->null_staged = 0;
+}
+
+void attr_discard(struct attr *a)
+{
+    attr_drop_staged(a);
+    jcache_forget(a->jc, -1);
+}
+
+void attr_forget(struct attr *a, int32_t partition)
+{
+    if (a)
+        jcache_forget(a->jc, partition);
 }
 
 const struct tally *attr_credit_tally(const struct attr *a)

@@ -47,12 +47,15 @@ struct attr_writes {
     size_t nzputs;
     const struct store_append *appends;
     size_t nappends;
+    const struct store_put *jappends; /**< touch records appended to journeys unread */
+    size_t njappends;
 };
 
 /** Totals since start (for logs and metrics). */
 struct attr_counters {
     uint64_t touches, conversions, credits, none; /**< none: conversions without a touch */
-    uint64_t dropped;                             /**< touches beyond max_touches or the lookback */
+    uint64_t dropped;  /**< touches beyond max_touches or the lookback (counted when replayed) */
+    uint64_t appended; /**< touches appended to their journey unread (jcache.h) */
     uint64_t expired, null_paths, corrupt;
     uint64_t learnt;       /**< times the data-driven weights were recomputed */
     uint64_t learn_errors; /**< recomputations that failed (the weights stayed) */
@@ -129,8 +132,19 @@ const struct attr_counters *attr_counters(const struct attr *a);
 /** The last attr_run()'s batch was applied in Redis: its credits count in attr_credit_tally(). */
 void attr_commit(struct attr *a);
 
-/** The last attr_run()'s batch was not applied: forget its credits and null paths. */
+/**
+ * @brief The last attr_run()'s batch was not applied, or may have been
+ *        without a word back: forget its credits and null paths, and what
+ *        is known of journeys (jcache.h), since Redis may now hold either.
+ */
 void attr_discard(struct attr *a);
+
+/**
+ * @brief \p partition (−1: every one) was claimed afresh: another instance
+ *        may have written its journeys meanwhile, so forget what is known of
+ *        them (they are read again before touches are appended unread).
+ */
+void attr_forget(struct attr *a, int32_t partition);
 
 struct tally;
 

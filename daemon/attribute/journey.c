@@ -8,6 +8,7 @@
 #include "attribute/journey.h"
 
 #include "attribute/mpk.h"
+#include "core/ts.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -93,20 +94,67 @@ size_t journey_encode(const struct journey *j, uint8_t *out)
     return w;
 }
 
+size_t journey_record_size(int64_t ts, struct jd_str channel, struct jd_str campaign)
+{
+    return 2 + mpk_int_size(ts) + mpk_str_size(channel.n) + mpk_str_size(campaign.n);
+}
+
+size_t journey_encode_record(uint8_t *out, int64_t ts, struct jd_str channel,
+                             struct jd_str campaign)
+{
+    size_t w = mpk_put_arr(out, 4);
+    w += mpk_put_int(out + w, JOURNEY_RECORD);
+    w += mpk_put_int(out + w, ts);
+    w += mpk_put_str(out + w, channel);
+    w += mpk_put_str(out + w, campaign);
+    return w;
+}
+
 /* ------------------------------------------------------------- decoding */
 
-enum jd_err journey_decode(struct journey *j, const void *buf, size_t len, char *errstr,
-                           size_t errstr_size)
+/* An event time journeyd could have stored (events.md's range): replay subtracts from it. */
+static bool journey_ts_ok(int64_t ts)
 {
-    struct mpk_rd r = { buf, (const uint8_t *)buf + len };
+    return ts >= 0 && ts <= TS_MAX_MS;
+}
+
+/* The records after the whole journey (if any), each replayed as the touch it was. */
+static enum jd_err journey_replay(struct journey *j, struct mpk_rd *r, struct journey_limits *lim)
+{
+    while (r->p < r->end) {
+        size_t n;
+        int64_t tag, ts;
+        struct jd_str ch, camp;
+        if (!mpk_get_arr(r, &n) || n != 4 || !mpk_get_int(r, &tag) || tag != JOURNEY_RECORD ||
+            !mpk_get_int(r, &ts) || !journey_ts_ok(ts) || !mpk_get_str(r, &ch) ||
+            !mpk_get_str(r, &camp))
+            return JD_ERR_CORRUPT;
+        if (!journey_touch(j, ts, ch, camp, lim->max_touches, lim->lookback_ms, &lim->dropped))
+            return JD_ERR_NOMEM;
+        lim->records++;
+    }
+    return JD_OK;
+}
+
+enum jd_err journey_decode(struct journey *j, const void *buf, size_t len,
+                           struct journey_limits *lim, char *errstr, size_t errstr_size)
+{
+    struct mpk_rd r = { buf, (const uint8_t *)buf + len }, head = r;
     size_t n, nt, nc;
     int64_t version;
+    enum jd_err e;
     journey_reset(j);
-    if (!mpk_get_arr(&r, &n) || n != 3 || !mpk_get_int(&r, &version))
+    lim->records = 0;
+    if (!mpk_get_arr(&head, &n))
+        goto corrupt;
+    if (n == 4) /* records only: the journey began after its last whole write */
+        goto replay;
+    if (n != 3 || !mpk_get_int(&head, &version))
         goto corrupt;
     if (version != JOURNEY_VERSION)
         return jd_errf(JD_ERR_CORRUPT, errstr, errstr_size, "journey format %lld unknown",
                        (long long)version);
+    r = head;
     if (!mpk_get_arr(&r, &nt) || nt > len)
         goto corrupt;
     if (!jd_reserve((void **)&j->t, &j->cap, nt, sizeof(*j->t)))
@@ -114,8 +162,8 @@ enum jd_err journey_decode(struct journey *j, const void *buf, size_t len, char 
     for (size_t i = 0; i < nt; i++) {
         struct jd_str ch, camp;
         int64_t ts;
-        if (!mpk_get_arr(&r, &n) || n != 3 || !mpk_get_int(&r, &ts) || !mpk_get_str(&r, &ch) ||
-            !mpk_get_str(&r, &camp) || (j->n && ts < j->t[j->n - 1].ts))
+        if (!mpk_get_arr(&r, &n) || n != 3 || !mpk_get_int(&r, &ts) || !journey_ts_ok(ts) ||
+            !mpk_get_str(&r, &ch) || !mpk_get_str(&r, &camp) || (j->n && ts < j->t[j->n - 1].ts))
             goto corrupt;
         if (!journey_room(j, ch.n + camp.n))
             goto nomem;
@@ -128,13 +176,17 @@ enum jd_err journey_decode(struct journey *j, const void *buf, size_t len, char 
     for (size_t i = 0; i < nc; i++) {
         struct jd_str type;
         int64_t ts;
-        if (!mpk_get_arr(&r, &n) || n != 2 || !mpk_get_str(&r, &type) || !mpk_get_int(&r, &ts))
+        if (!mpk_get_arr(&r, &n) || n != 2 || !mpk_get_str(&r, &type) || !mpk_get_int(&r, &ts) ||
+            !journey_ts_ok(ts))
             goto corrupt;
         if (!journey_room(j, type.n))
             goto nomem;
         j->c[j->nc++] = (struct journey_conv){ journey_copy(j, type), ts };
     }
-    if (r.p != r.end)
+replay:
+    if ((e = journey_replay(j, &r, lim)) == JD_ERR_NOMEM)
+        goto nomem;
+    if (e != JD_OK)
         goto corrupt;
     return JD_OK;
 corrupt:

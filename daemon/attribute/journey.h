@@ -2,16 +2,21 @@
  * journey.h — one user's journey: the touches that may still earn credit,
  * and when each conversion type last converted.
  *
- * Kept in Redis as MessagePack (one value per user and partition):
+ * Kept in Redis as MessagePack (one value per user and partition): an
+ * optional whole journey, then the touches appended since, in arrival order:
  *
  *   [1, [[ts, channel, campaign], ...], [[conversion_type, ts], ...]]
+ *   [2, ts, channel, campaign] ...
  *
  * touches oldest first (ties keep their arrival order), conversions one per
- * type. A journey lives while it has either: a conversion without touches
- * still decides, in `reset` mode, which late touches a later conversion of
- * its type may see. journey_decode() and journey_encode() take and give
- * bytes (no I/O) and are exact inverses; the decoder refuses anything else
- * as damaged.
+ * type. A touch that needs no decision is appended as a record (a few dozen
+ * bytes, no read); whoever next reads the journey replays the records through
+ * journey_touch() — the same cap and lookback, so the result is the journey
+ * the touches would have made one by one — and writes it back whole. A
+ * journey lives while it has either: a conversion without touches still
+ * decides, in `reset` mode, which late touches a later conversion of its type
+ * may see. The codec takes and gives bytes (no I/O); journey_decode() of
+ * journey_encode() is exact, and anything else is refused as damaged.
  * Eligibility (attribution.md): a conversion at tc sees the touches with
  * tc − lookback ≤ ts ≤ tc, and in `reset` mode only those after the
  * previous conversion of its type. A journey keeps at most `max_touches`
@@ -28,7 +33,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define JOURNEY_VERSION 1
+#define JOURNEY_VERSION 1 /**< tag of a whole journey */
+#define JOURNEY_RECORD  2 /**< tag of an appended touch */
 
 struct journey_touch {
     int64_t ts;
@@ -69,12 +75,29 @@ void journey_reset(struct journey *j);
 /** Free \p j's memory (the struct itself is the caller's). */
 void journey_free(struct journey *j);
 
+/** What a journey keeps (journey_touch()), and what loading one found. */
+struct journey_limits {
+    size_t max_touches;
+    int64_t lookback_ms;
+    uint64_t dropped; /**< out: touches the replayed records dropped (added to) */
+    size_t records;   /**< out: appended records replayed by the last decode */
+};
+
 /**
- * @brief Load \p buf (as written by journey_encode()) into \p j (reset first).
+ * @brief Load \p buf (a whole journey from journey_encode() and/or records
+ *        from journey_encode_record()) into \p j (reset first), replaying the
+ *        records with \p lim's cap and lookback.
  * @returns JD_OK, JD_ERR_CORRUPT (errstr says what is wrong) or JD_ERR_NOMEM.
  */
-enum jd_err journey_decode(struct journey *j, const void *buf, size_t len, char *errstr,
-                           size_t errstr_size);
+enum jd_err journey_decode(struct journey *j, const void *buf, size_t len,
+                           struct journey_limits *lim, char *errstr, size_t errstr_size);
+
+/** @returns the bytes journey_encode_record() writes for this touch. */
+size_t journey_record_size(int64_t ts, struct jd_str channel, struct jd_str campaign);
+
+/** Write a touch record to append to a stored journey; returns its length. */
+size_t journey_encode_record(uint8_t *out, int64_t ts, struct jd_str channel,
+                             struct jd_str campaign);
 
 /** @returns the bytes journey_encode() writes for \p j. */
 size_t journey_encoded_size(const struct journey *j);

@@ -3,9 +3,11 @@
 -- Redis never rolls a script back, so everything is validated before the
 -- first write: the argument layout, that this instance still owns every
 -- partition of the batch (owner and epoch) and that the batch starts exactly
--- at each one's stored offset, then that every key can take its write. Only
--- then are the window records, seen event ids, series index, GC
--- registrations, counters and the partitions' new offsets written. Window
+-- at each one's stored offset, then that every key can take its write (the
+-- journeys' appended records excepted: they check themselves, first among
+-- the writes, and are cut back if one is refused). Only then are the window
+-- records, seen event ids, series index, GC registrations, journeys,
+-- counters and the partitions' new offsets written. Window
 -- records are opaque bytes that are appended (daemon/aggregate/chunk.h):
 -- merging happens in journeyd, so this script does one command per touched
 -- chunk, whatever the number of events.
@@ -22,6 +24,9 @@
 --       nset, {key bytes}*, ndel, {key}*   (whole values: journeys; SET and
 --       DEL cannot fail, and the caller read every one of these keys in this
 --       batch, which refuses a key of another type, so they are not checked),
+--       njapp, {key bytes}*   (touch records appended to journeys the batch
+--       did not read: checked as they are written, the first writes, and cut
+--       back if one is refused, which costs half as much as checking first),
 --       nzadd, {key n {score member}*n}*, nzrem, {key n {member}*n}*
 --       (journey expiry index, grouped by key: one command per group)
 -- Returns "OK" or {"OK", {append_index...}} (chunks that grew past another
@@ -64,6 +69,9 @@ i = set_at + nset * 2
 local ndel = count(i)
 local del_at = i + 1
 i = del_at + ndel
+local njapp = count(i)
+local japp_at = i + 1
+i = japp_at + njapp * 2
 -- sorted-set groups: {key n item*n}, each item `width` arguments
 local function groups(width)
     local n = count(i)
@@ -114,15 +122,21 @@ end
 
 -- 3. Every key can take its write (no writes). Redis checks types and sizes
 --    only when a command runs, and a failure then would leave half a batch.
-for q = 0, nappend - 1 do
-    local key = ARGV[append_at + 2 * q]
-    local len = redis.pcall('STRLEN', key)
-    if type(len) ~= 'number' then
-        return bad(key, 'holds a ' .. redis.call('TYPE', key).ok .. ', not a string')
+local function appendable(at, n)
+    for q = 0, n - 1 do
+        local key = ARGV[at + 2 * q]
+        local len = redis.pcall('STRLEN', key)
+        if type(len) ~= 'number' then
+            return bad(key, 'holds a ' .. redis.call('TYPE', key).ok .. ', not a string')
+        end
+        if len + #ARGV[at + 2 * q + 1] > maxlen then
+            return bad(key, 'would exceed proto-max-bulk-len (' .. maxlen .. ' bytes)')
+        end
     end
-    if len + #ARGV[append_at + 2 * q + 1] > maxlen then
-        return bad(key, 'would exceed proto-max-bulk-len (' .. maxlen .. ' bytes)')
-    end
+end
+local refusal = appendable(append_at, nappend)
+if refusal then
+    return refusal
 end
 for q = 0, nidx - 1 do
     if not writable('HLEN', ARGV[idx_at + q * 3]) then
@@ -172,7 +186,30 @@ for _ = 1, nzrem do
     o = o + 2 + ARGV[o + 1]
 end
 
--- 4. Writes.
+-- 4. Writes. First the journeys' records: APPEND refuses a key of another
+--    type (or one that would grow too long) without touching it, and the
+--    records appended before it are cut off again, so that a refusal still
+--    leaves nothing written.
+local grown = {}
+for q = japp_at, japp_at + njapp * 2 - 1, 2 do
+    local len = redis.pcall('APPEND', ARGV[q], ARGV[q + 1])
+    if type(len) ~= 'number' then
+        for u = #grown, 1, -1 do
+            local key = ARGV[japp_at + 2 * (u - 1)]
+            local was = grown[u] - #ARGV[japp_at + 2 * (u - 1) + 1]
+            if was == 0 then
+                redis.call('DEL', key)
+            else
+                redis.call('SET', key, redis.call('GETRANGE', key, 0, was - 1))
+            end
+        end
+        if redis.call('TYPE', ARGV[q]).ok ~= 'string' then
+            return bad(ARGV[q], 'holds a ' .. redis.call('TYPE', ARGV[q]).ok .. ', not a string')
+        end
+        return bad(ARGV[q], 'cannot take ' .. #ARGV[q + 1] .. ' more bytes: ' .. len.err)
+    end
+    grown[#grown + 1] = len
+end
 local big = {}
 for q = 0, nappend - 1 do
     local rec = ARGV[append_at + 2 * q + 1]
@@ -200,6 +237,7 @@ end
 for q = del_at, del_at + ndel - 1, 4000 do
     redis.call('DEL', unpack(ARGV, q, math.min(del_at + ndel - 1, q + 3999)))
 end
+
 -- one command per group (at most 4000 arguments each: unpack's stack)
 local function each_group(cmd, n, at, width)
     local g = at

@@ -233,6 +233,9 @@ struct store_flush {
     size_t nzputs;
     const struct store_append *appends; /**< path statistics */
     size_t nappends;
+    /** journeys: touch records appended to keys not read in this batch (type-checked) */
+    const struct store_put *jappends;
+    size_t njappends;
 };
 
 /** Why a partition's part of a batch was refused. */

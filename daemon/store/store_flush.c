@@ -353,6 +353,11 @@ enum jd_err store_flush_send(struct store *s, const struct store_flush *f, char 
         }
         ADD(store_arg_fill(a, slot, (int64_t)n));
     }
+    ADD(store_arg_i64(a, (int64_t)f->njappends));
+    for (size_t i = 0; i < f->njappends; i++) {
+        ADD(store_arg(a, f->jappends[i].key.p, f->jappends[i].key.n));
+        ADD(store_arg(a, f->jappends[i].value.p, f->jappends[i].value.n));
+    }
     /* members grouped by key (runs of one key: one command per run in the script) */
     for (int del = 0; del < 2; del++) {
         size_t ngroups = 0, nslot, n = 0;

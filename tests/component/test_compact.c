@@ -161,8 +161,8 @@ static void flush_batch(struct fixture *f, struct store *s, int32_t partition, i
         partition, epoch, (int64_t)b * (NWEB + NAPP), (int64_t)(b + 1) * (NWEB + NAPP), st, st,
         false,     0
     };
-    struct store_flush fl = { "ev", "a",  &part, 1,    NULL, 0,    f->agg, NULL,
-                              0,    NULL, 0,     NULL, 0,    NULL, 0 };
+    struct store_flush fl = { "ev", "a", &part, 1, NULL, 0, f->agg, NULL, 0,
+                              NULL, 0,   NULL,  0, NULL, 0, NULL,   0 };
     enum jd_err e = store_flush(s, &fl, ref, 4, &nref, err, sizeof(err));
     agg_reset(f->agg);
     if (e != JD_OK)

@@ -64,8 +64,8 @@ static void flush(struct fixture *f, int64_t st)
     struct store_refusal ref[8];
     size_t nref = 0;
     struct store_part part = { 0, f->epoch, f->offset, f->offset + 1, st, st, false, 0 };
-    struct store_flush fl = { "ev", "a",  &part, 1,    NULL, 0,    f->agg, NULL,
-                              0,    NULL, 0,     NULL, 0,    NULL, 0 };
+    struct store_flush fl = { "ev", "a", &part, 1, NULL, 0, f->agg, NULL, 0,
+                              NULL, 0,   NULL,  0, NULL, 0, NULL,   0 };
     assert_true(agg_seal(f->agg));
     if (store_flush(f->store, &fl, ref, 8, &nref, err, sizeof(err)))
         fail_msg("flush: %s", err);

@@ -87,8 +87,8 @@ static enum jd_err flush(struct fixture *f, struct store *s, int32_t partition, 
     char err[JD_ERRSTR_SIZE];
     struct store_part part = { partition, epoch, from, to, st, st, false, 0 };
     assert_true(agg_seal(f->agg));
-    struct store_flush fl = { "ev", owner, &part, 1,    NULL, 0,    f->agg, NULL,
-                              0,    NULL,  0,     NULL, 0,    NULL, 0 };
+    struct store_flush fl = { "ev", owner, &part, 1, NULL, 0, f->agg, NULL, 0,
+                              NULL, 0,     NULL,  0, NULL, 0, NULL,   0 };
     enum jd_err e = store_flush(s, &fl, ref, 8, nref, err, sizeof(err));
     agg_reset(f->agg);
     return e;
@@ -336,8 +336,8 @@ static void test_seen_slices(void **state)
     struct store_seen seen[2] = { { 5, 100, T0 + JD_MS_DAY, blob, 16 },
                                   { 5, 101, T0 + JD_MS_DAY, blob, 32 } };
     assert_true(agg_seal(f->agg));
-    struct store_flush fl = { "ev", "a",  &part, 1,    seen, 2,    f->agg, NULL,
-                              0,    NULL, 0,     NULL, 0,    NULL, 0 };
+    struct store_flush fl = { "ev", "a", &part, 1, seen, 2, f->agg, NULL, 0,
+                              NULL, 0,   NULL,  0, NULL, 0, NULL,   0 };
     assert_int_equal(store_flush(f->store, &fl, ref, 8, &nref, err, sizeof(err)), JD_OK);
     agg_reset(f->agg);
     assert_int_equal(store_load_seen(f->store, "ev", 5, 99, 101, seen_cb, &total, err, sizeof(err)),
@@ -588,8 +588,8 @@ static void test_log_end_report(void **state)
 
     struct store_part part = { 1, c.epoch, 1, 1, T0, INT64_MIN, true, 2 };
     assert_true(agg_seal(f->agg));
-    struct store_flush fl = { "ev", "a",  &part, 1,    NULL, 0,    f->agg, NULL,
-                              0,    NULL, 0,     NULL, 0,    NULL, 0 };
+    struct store_flush fl = { "ev", "a", &part, 1, NULL, 0, f->agg, NULL, 0,
+                              NULL, 0,   NULL,  0, NULL, 0, NULL,   0 };
     assert_int_equal(store_flush(s, &fl, ref, 8, &nref, err, sizeof(err)), JD_OK);
     assert_int_equal(store_progress(s, "ev", pr, 4, &n, &now, err, sizeof(err)), JD_OK);
     assert_true(pr[0].has_ct);
@@ -647,8 +647,8 @@ static void test_unwritable_key_refused(void **state)
     add(f->agg, "lead", "web", T0 + 1000, false, 0, "u2");
     part = (struct store_part){ 1, c.epoch, 1, 2, T0 + 1000, T0 + 1000, false, 0 };
     assert_true(agg_seal(f->agg));
-    struct store_flush fl = { "ev", "a",  &part, 1,    NULL, 0,    f->agg, &stat,
-                              1,    NULL, 0,     NULL, 0,    NULL, 0 };
+    struct store_flush fl = { "ev", "a", &part, 1, NULL, 0, f->agg, &stat, 1,
+                              NULL, 0,   NULL,  0, NULL, 0, NULL,   0 };
     assert_int_equal(store_flush(s, &fl, ref, 8, &nref, err, sizeof(err)), JD_ERR_CORRUPT);
     assert_non_null(strstr(err, key));
     assert_true(store_is_connected(s));
@@ -736,8 +736,8 @@ static void test_many_counters(void **state)
     add(f->agg, "lead", "web", T0, false, 0, "u1");
     assert_true(agg_seal(f->agg));
     struct store_part part = { 1, c.epoch, 0, 1, T0, T0, false, 0 };
-    struct store_flush fl = { "ev", "a",  &part, 1,    NULL, 0,    f->agg, stats,
-                              N,    NULL, 0,     NULL, 0,    NULL, 0 };
+    struct store_flush fl = { "ev", "a", &part, 1, NULL, 0, f->agg, stats, N,
+                              NULL, 0,   NULL,  0, NULL, 0, NULL,   0 };
     for (int round = 0; round < 2; round++) { /* the second run reads N existing counters */
         part.from = round;
         part.to = round + 1;
@@ -776,12 +776,22 @@ static void test_puts_and_index(void **state)
     add(f->agg, "lead", "web", T0, false, 0, "u1");
     assert_true(agg_seal(f->agg));
     struct store_part part = { 1, c.epoch, 0, 1, T0, T0, false, 0 };
-    struct store_flush fl = { "ev", "a",  &part, 1,     NULL, 0,   f->agg, NULL,
-                              0,    puts, 2,     zputs, 2,    app, 1 };
+    /* touch records appended unread: to an existing journey and to a new key */
+    freeReplyObject(raw(f, "SET {jp}:j:u3 ab"));
+    struct store_put japps[] = { { JD_STR_LIT("{jp}:j:u3"), JD_STR_LIT("cd"), false },
+                                 { JD_STR_LIT("{jp}:j:u4"), JD_STR_LIT("ef"), false } };
+    struct store_flush fl = { "ev", "a", &part, 1, NULL, 0, f->agg, NULL, 0,
+                              puts, 2,   zputs, 2, app,  1, japps,  2 };
     assert_int_equal(store_flush(s, &fl, ref, 8, &nref, err, sizeof(err)), JD_OK);
     redisReply *r = raw(f, "GET {jp}:j:u1");
     assert_int_equal(r->len, 4);
     assert_memory_equal(r->str, "\x93\x01\x90\x90", 4);
+    freeReplyObject(r);
+    r = raw(f, "GET {jp}:j:u3");
+    assert_string_equal(r->str, "abcd");
+    freeReplyObject(r);
+    r = raw(f, "GET {jp}:j:u4");
+    assert_string_equal(r->str, "ef");
     freeReplyObject(r);
     assert_int_equal(raw_int(f, "EXISTS %s", "{jp}:j:gone"), 0);
     assert_int_equal(raw_int(f, "ZCARD %s", "{jp}:jx:1"), 1);
@@ -802,11 +812,29 @@ static void test_puts_and_index(void **state)
     add(f->agg, "lead", "web", T0 + 1, false, 0, "u2");
     assert_true(agg_seal(f->agg));
     part = (struct store_part){ 1, c.epoch, 1, 2, T0 + 1, T0 + 1, false, 0 };
-    fl = (struct store_flush){ "ev", "a",   &part, 1,    NULL, 0,    f->agg, NULL,
-                               0,    &put2, 1,     &bad, 1,    NULL, 0 };
+    fl = (struct store_flush){ "ev",  "a", &part, 1, NULL, 0, f->agg, NULL, 0,
+                               &put2, 1,   &bad,  1, NULL, 0, NULL,   0 };
     assert_int_equal(store_flush(s, &fl, ref, 8, &nref, err, sizeof(err)), JD_ERR_CORRUPT);
     assert_non_null(strstr(err, "{jp}:jx:1x"));
     assert_int_equal(raw_int(f, "EXISTS %s", "{jp}:j:u2"), 0);
+    /* so is a journey appended unread whose key holds a hash: the records appended before
+     * it (to an existing key and to a new one) are cut back, nothing else is written */
+    agg_reset(f->agg);
+    freeReplyObject(raw(f, "HSET {jp}:j:u5 a b"));
+    struct store_put bad_apps[] = { { JD_STR_LIT("{jp}:j:u3"), JD_STR_LIT("xy"), false },
+                                    { JD_STR_LIT("{jp}:j:u6"), JD_STR_LIT("zz"), false },
+                                    { JD_STR_LIT("{jp}:j:u5"), JD_STR_LIT("gh"), false } };
+    add(f->agg, "lead", "web", T0 + 1, false, 0, "u2");
+    assert_true(agg_seal(f->agg));
+    fl = (struct store_flush){ "ev",  "a", &part, 1, NULL, 0, f->agg,   NULL, 0,
+                               &put2, 1,   NULL,  0, NULL, 0, bad_apps, 3 };
+    assert_int_equal(store_flush(s, &fl, ref, 8, &nref, err, sizeof(err)), JD_ERR_CORRUPT);
+    assert_non_null(strstr(err, "{jp}:j:u5: holds a hash"));
+    assert_int_equal(raw_int(f, "EXISTS %s", "{jp}:j:u2"), 0);
+    assert_int_equal(raw_int(f, "EXISTS %s", "{jp}:j:u6"), 0);
+    r = raw(f, "GET {jp}:j:u3");
+    assert_string_equal(r->str, "abcd");
+    freeReplyObject(r);
     /* (a value whose key holds a hash is refused by the batch's read: test_expiry.c) */
     r = raw(f, "HGET {jp}:p:ev:1 next");
     assert_string_equal(r->str, "1");

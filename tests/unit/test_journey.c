@@ -39,6 +39,7 @@ static void test_round_trip(void **state)
 {
     (void)state;
     struct journey j = { 0 }, k = { 0 };
+    struct journey_limits lim = { 64, LB, 0, 0 };
     char err[256], longname[129];
     memset(longname, 'x', 128);
     longname[128] = '\0';
@@ -52,7 +53,7 @@ static void test_round_trip(void **state)
     size_t n = journey_encoded_size(&j);
     uint8_t *buf = malloc(n), *buf2 = malloc(n);
     assert_int_equal(journey_encode(&j, buf), n);
-    assert_int_equal(journey_decode(&k, buf, n, err, sizeof(err)), JD_OK);
+    assert_int_equal(journey_decode(&k, buf, n, &lim, err, sizeof(err)), JD_OK);
     assert_int_equal(k.n, j.n);
     assert_int_equal(k.nc, 1);
     for (size_t i = 0; i < j.n; i++) {
@@ -64,23 +65,97 @@ static void test_round_trip(void **state)
     assert_memory_equal(buf, buf2, n);
     /* every truncation is refused */
     for (size_t cut = 0; cut < n; cut++)
-        assert_int_equal(journey_decode(&k, buf, cut, err, sizeof(err)), JD_ERR_CORRUPT);
+        assert_int_equal(journey_decode(&k, buf, cut, &lim, err, sizeof(err)), JD_ERR_CORRUPT);
     /* random flips: refused or read, never harm (ASan watches) */
     uint64_t s = 99;
     for (int r = 0; r < 5000; r++) {
         memcpy(buf2, buf, n);
         s ^= s << 13, s ^= s >> 7, s ^= s << 17;
         buf2[s % n] ^= (uint8_t)(1 + (s >> 32) % 255);
-        enum jd_err e = journey_decode(&k, buf2, n, err, sizeof(err));
+        enum jd_err e = journey_decode(&k, buf2, n, &lim, err, sizeof(err));
         assert_true(e == JD_OK || e == JD_ERR_CORRUPT);
     }
     static const uint8_t other_version[] = { 0x93, 0x02, 0x90, 0x90 };
-    assert_int_equal(journey_decode(&k, other_version, 4, err, sizeof(err)), JD_ERR_CORRUPT);
+    assert_int_equal(journey_decode(&k, other_version, 4, &lim, err, sizeof(err)), JD_ERR_CORRUPT);
     assert_non_null(strstr(err, "format 2"));
     free(buf);
     free(buf2);
     journey_free(&j);
     journey_free(&k);
+}
+
+/* Two journeys hold the same touches and conversions, in the same order. */
+static void assert_same_journey(const struct journey *a, const struct journey *b)
+{
+    assert_int_equal(a->n, b->n);
+    assert_int_equal(a->nc, b->nc);
+    for (size_t i = 0; i < a->n; i++) {
+        assert_true(a->t[i].ts == b->t[i].ts);
+        assert_true(jd_str_eq(a->t[i].channel, b->t[i].channel));
+        assert_true(jd_str_eq(a->t[i].campaign, b->t[i].campaign));
+    }
+    for (size_t i = 0; i < a->nc; i++) {
+        assert_true(a->c[i].ts == b->c[i].ts);
+        assert_true(jd_str_eq(a->c[i].type, b->c[i].type));
+    }
+}
+
+/*
+ * Appended records replay to the journey the touches make one by one: out
+ * of order, ties, past the cap and the lookback (the same drops counted),
+ * after a whole journey or alone; damaged records are refused.
+ */
+static void test_appended_records(void **state)
+{
+    (void)state;
+    static const struct {
+        int64_t ts;
+        const char *ch, *camp;
+    } tv[] = { { 500, "b", "q4" }, { 100, "a", "" },      { 500, "c", "x" },     { 90, "old", "" },
+               { 700, "d", "" },   { 700 + LB, "e", "" }, { 650 + LB, "f", "y" } };
+    for (int whole = 0; whole < 2; whole++) {
+        struct journey ref = { 0 }, k = { 0 };
+        struct journey_limits lim = { 4, LB, 0, 0 };
+        uint64_t dropped = 0;
+        uint8_t buf[1024];
+        size_t len = 0;
+        char err[128];
+        if (whole) { /* a whole journey first: two touches and a conversion */
+            assert_true(journey_touch(&ref, 50, S("w"), S(""), 4, LB, &dropped));
+            assert_true(journey_touch(&ref, 60, S("v"), S("c"), 4, LB, &dropped));
+            assert_int_not_equal(
+                journey_convert(&ref, S("lead"), 70, JOURNEY_RESET, LB, (size_t[8]){ 0 }),
+                SIZE_MAX);
+            len = journey_encode(&ref, buf);
+        }
+        for (size_t i = 0; i < JD_ARRAY_SIZE(tv); i++) {
+            assert_true(journey_touch(&ref, tv[i].ts, S(tv[i].ch), S(tv[i].camp), 4, LB, &dropped));
+            size_t want = journey_record_size(tv[i].ts, S(tv[i].ch), S(tv[i].camp));
+            assert_int_equal(journey_encode_record(buf + len, tv[i].ts, S(tv[i].ch), S(tv[i].camp)),
+                             want);
+            len += want;
+        }
+        assert_true(dropped > 0); /* the cap and the lookback both bit */
+        assert_int_equal(journey_decode(&k, buf, len, &lim, err, sizeof(err)), JD_OK);
+        assert_int_equal(lim.records, JD_ARRAY_SIZE(tv));
+        assert_int_equal(lim.dropped, dropped);
+        assert_same_journey(&k, &ref);
+        /* written back whole, it reads the same without records */
+        uint8_t whole_buf[1024];
+        size_t n = journey_encode(&k, whole_buf);
+        assert_int_equal(journey_decode(&k, whole_buf, n, &lim, err, sizeof(err)), JD_OK);
+        assert_int_equal(lim.records, 0);
+        assert_same_journey(&k, &ref);
+        /* a cut inside a record, or a record with another tag, is damage */
+        size_t last = journey_record_size(tv[6].ts, S(tv[6].ch), S(tv[6].camp));
+        for (size_t cut = len - last + 1; cut < len; cut++)
+            assert_int_equal(journey_decode(&k, buf, cut, &lim, err, sizeof(err)), JD_ERR_CORRUPT);
+        buf[len - last + 1] = 0x05;
+        assert_int_equal(journey_decode(&k, buf, len, &lim, err, sizeof(err)), JD_ERR_CORRUPT);
+        assert_true(journey_is_empty(&k));
+        journey_free(&ref);
+        journey_free(&k);
+    }
 }
 
 static void test_order_cap_lookback(void **state)
@@ -261,8 +336,11 @@ static void test_pathstat(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip),  cmocka_unit_test(test_order_cap_lookback),
-        cmocka_unit_test(test_eligibility), cmocka_unit_test(test_credits),
+        cmocka_unit_test(test_round_trip),
+        cmocka_unit_test(test_appended_records),
+        cmocka_unit_test(test_order_cap_lookback),
+        cmocka_unit_test(test_eligibility),
+        cmocka_unit_test(test_credits),
         cmocka_unit_test(test_pathstat),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
