@@ -13,7 +13,8 @@ PREFIX = {"err": ("jd_err",), "config_table": ("config_",), "store_read": ("stor
           "store_flush": ("store_",), "hash": ("hash",), "query_ops": ("query_",),
           "rule": ("rule_", "ruleset_"), "rule_check": ("rule_",),
           "rule_load": ("rule_", "ruleset_"), "engine_state": ("engine_",),
-          "store_eval": ("store_",), "store_journey": ("store_",), "report_write": ("report_",)}
+          "store_eval": ("store_",), "store_journey": ("store_",), "report_write": ("report_",),
+          "attr_learn": ("attr_",)}
 out = subprocess.run(["nm", "-g", "--defined-only", lib], capture_output=True, text=True,
                      check=True).stdout
 n = 0
