@@ -204,7 +204,13 @@ static struct jd_str attr_str(const struct attr *a, size_t off, size_t len)
 
 /* --------------------------------------------------------------- a batch */
 
-static void attr_drop_staged(struct attr *a);
+/* Drops what the last attr_run() staged (its batch is not applied, or is being redone). */
+static void attr_drop_staged(struct attr *a)
+{
+    jcache_discard(a->jc);
+    tally_discard(a->credited);
+    a->null_staged = 0;
+}
 
 /* Touch records a journey may gather before a read writes it back whole. */
 #define ATTR_MAX_RECORDS 32
@@ -769,14 +775,6 @@ void attr_commit(struct attr *a)
     jcache_commit(a->jc);
     tally_commit(a->credited);
     a->c.null_paths += a->null_staged;
-    a->null_staged = 0;
-}
-
-/* Drops what the last attr_run() staged (its batch is not applied, or is being redone). */
-static void attr_drop_staged(struct attr *a)
-{
-    jcache_discard(a->jc);
-    tally_discard(a->credited);
     a->null_staged = 0;
 }
 

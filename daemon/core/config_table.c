@@ -165,7 +165,9 @@ static const struct config_entry config_entries[] = {
     { "batch.max_events", CONFIG_INT, OFF(batch.max_events), "50000", 1, 200000, NULL,
       "Most messages in one batch (reached only while catching up: a batch takes what has been "
       "fetched). A batch is pre-aggregated in memory and applied to Redis in one atomic script "
-      "together with its offsets, while the next batch is decoded.",
+      "together with its offsets, while the next batch is decoded. It also sizes what journeyd "
+      "remembers of the journeys it wrote (32 bytes each, for 4 times this many), which lets "
+      "touches be appended to them unread.",
       0 },
     { "batch.max_wait", CONFIG_DURATION, OFF(batch.max_wait_ms), "100ms", 1, 10000, NULL,
       "Longest wait for a batch to fill; bounds the latency from Kafka to Redis.", 0 },

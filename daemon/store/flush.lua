@@ -122,21 +122,15 @@ end
 
 -- 3. Every key can take its write (no writes). Redis checks types and sizes
 --    only when a command runs, and a failure then would leave half a batch.
-local function appendable(at, n)
-    for q = 0, n - 1 do
-        local key = ARGV[at + 2 * q]
-        local len = redis.pcall('STRLEN', key)
-        if type(len) ~= 'number' then
-            return bad(key, 'holds a ' .. redis.call('TYPE', key).ok .. ', not a string')
-        end
-        if len + #ARGV[at + 2 * q + 1] > maxlen then
-            return bad(key, 'would exceed proto-max-bulk-len (' .. maxlen .. ' bytes)')
-        end
+for q = 0, nappend - 1 do
+    local key = ARGV[append_at + 2 * q]
+    local len = redis.pcall('STRLEN', key)
+    if type(len) ~= 'number' then
+        return bad(key, 'holds a ' .. redis.call('TYPE', key).ok .. ', not a string')
     end
-end
-local refusal = appendable(append_at, nappend)
-if refusal then
-    return refusal
+    if len + #ARGV[append_at + 2 * q + 1] > maxlen then
+        return bad(key, 'would exceed proto-max-bulk-len (' .. maxlen .. ' bytes)')
+    end
 end
 for q = 0, nidx - 1 do
     if not writable('HLEN', ARGV[idx_at + q * 3]) then
@@ -237,7 +231,6 @@ end
 for q = del_at, del_at + ndel - 1, 4000 do
     redis.call('DEL', unpack(ARGV, q, math.min(del_at + ndel - 1, q + 3999)))
 end
-
 -- one command per group (at most 4000 arguments each: unpack's stack)
 local function each_group(cmd, n, at, width)
     local g = at
