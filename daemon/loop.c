@@ -791,12 +791,13 @@ int loop_run(struct config *cfg, const struct loop_opts *opts)
              "consumed=%llu ok=%llu dup=%llu dlq=%llu too_old=%llu "
              "batches=%llu redis_round_trips=%llu first_to_applied_ms=%.0f "
              "events_per_sec=%.0f poll_s=%.3f build_s=%.3f flush_wait_s=%.3f send_s=%.3f "
-             "eval_s=%.3f chores_s=%.3f",
+             "eval_s=%.3f chores_s=%.3f fetch_wakes=%llu",
              (unsigned long long)l.consumed, (unsigned long long)c->ok, (unsigned long long)c->dup,
              (unsigned long long)c->dlq, (unsigned long long)c->too_old,
              (unsigned long long)c->batches, (unsigned long long)store_round_trips(l.store), span,
              span > 0 ? (double)l.consumed * 1000.0 / span : 0.0, l.spent.poll, l.spent.build,
-             l.spent.wait, l.spent.send, l.spent.eval, l.spent.chores);
+             l.spent.wait, l.spent.send, l.spent.eval, l.spent.chores,
+             (unsigned long long)consume_fetch_wakes(l.cons));
     loop_teardown(&l);
     return rc;
 }

@@ -12,12 +12,16 @@
 
 #include "core/log.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define CONSUME_MAX_PARTS 4096
 /* longest a broker request may block the loop (seek, watermark query) */
 #define CONSUME_TIMEOUT_MS 5000
+/* longest the waker thread waits for a broker's answer (consume_wake()); also how long
+ * closing the consumer may wait for it */
+#define CONSUME_WAKE_TIMEOUT_MS 2000
 
 struct consume {
     rd_kafka_t *rk;
@@ -40,6 +44,22 @@ struct consume {
     bool eof_fetched[CONSUME_MAX_PARTS]; /* at_eof comes from a fetch, not a watermark query */
     uint32_t next_gen;
     uint64_t version; /* bumped on every change */
+    /*
+     * The fetcher's alarm clock (consume_poll()): armed when the queue was
+     * found at least half full, rung when a poll leaves it under a quarter.
+     * The waker thread then sends each leader of the assigned partitions a
+     * request, which wakes that broker's thread.
+     */
+    int queued_min; /* queued.min.messages as configured */
+    bool armed;
+    bool sync_ready, waker_started;
+    pthread_t waker;
+    pthread_mutex_t mu; /* guards what follows */
+    pthread_cond_t cv;
+    bool ring, stopping;
+    int32_t ring_parts[CONSUME_MAX_PARTS]; /* the assigned partitions when rung */
+    size_t nring;
+    uint64_t wakes; /* rings the waker acted on */
 };
 
 static void consume_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
@@ -117,6 +137,68 @@ static void consume_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     }
 }
 
+/*
+ * One offsets-for-times request per broker that leads an assigned
+ * partition (librdkafka groups them by leader): any request wakes the
+ * broker's thread, which then sees the queue below its limits and fetches
+ * again. The answer is not needed; the wait for it is bounded, unlike a
+ * watermark query's, so a dead broker delays only this thread, and only
+ * this long.
+ */
+static void consume_wake(struct consume *c, const int32_t *parts, size_t n)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)n);
+    for (size_t i = 0; i < n; i++)
+        rd_kafka_topic_partition_list_add(l, c->topic, parts[i])->offset = RD_KAFKA_OFFSET_END;
+    rd_kafka_offsets_for_times(c->rk, l, CONSUME_WAKE_TIMEOUT_MS);
+    rd_kafka_topic_partition_list_destroy(l);
+}
+
+/* The waker thread: sleeps until consume_poll() rings, wakes the leaders, counts. */
+static void *consume_waker(void *arg)
+{
+    struct consume *c = arg;
+    int32_t parts[CONSUME_MAX_PARTS];
+
+    pthread_mutex_lock(&c->mu);
+    while (!c->stopping) {
+        if (!c->ring) {
+            pthread_cond_wait(&c->cv, &c->mu);
+            continue;
+        }
+        size_t n = c->nring;
+        memcpy(parts, c->ring_parts, n * sizeof(*parts));
+        c->ring = false;
+        pthread_mutex_unlock(&c->mu);
+        consume_wake(c, parts, n);
+        pthread_mutex_lock(&c->mu);
+        c->wakes++;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return NULL;
+}
+
+/* Hands the assigned partitions to the waker thread (a ring while it is busy replaces them). */
+static void consume_ring(struct consume *c)
+{
+    pthread_mutex_lock(&c->mu);
+    c->nring = 0;
+    for (int32_t p = 0; p < CONSUME_MAX_PARTS; p++)
+        if (c->assigned[p])
+            c->ring_parts[c->nring++] = p;
+    c->ring = c->nring > 0;
+    pthread_cond_signal(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+}
+
+uint64_t consume_fetch_wakes(struct consume *c)
+{
+    pthread_mutex_lock(&c->mu);
+    uint64_t n = c->wakes;
+    pthread_mutex_unlock(&c->mu);
+    return n;
+}
+
 static bool consume_conf_set(rd_kafka_conf_t *conf, const char *k, const char *v, char *errstr,
                              size_t errstr_size)
 {
@@ -142,6 +224,9 @@ struct consume *consume_new(const struct config *cfg, const char *bootstrap, boo
         jd_errf(JD_ERR_NOMEM, errstr, errstr_size, "out of memory");
         goto fail;
     }
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cv, NULL);
+    c->sync_ready = true;
     c->track_eof = eof;
     /* our defaults first, so kafka.consumer can override any of them */
     const char *defaults[][2] = {
@@ -159,11 +244,11 @@ struct consume *consume_new(const struct config *cfg, const char *bootstrap, boo
          * thread next wakes, up to a second later, even if the queue was
          * drained meanwhile (pausing to regulate it ourselves is no better: a
          * pause discards what is queued). So while catching up the queue must
-         * hold about a second of work or the loop starves: 200,000 events is
-         * a second at full speed on a small machine (tools/bench.md: 20,000
-         * caught up at 28,000 events/s, 200,000 at 188,000; 1,000,000 was no
-         * faster and cost 320 MB more). The memory is used only when lagging;
-         * kafka.consumer trades catch-up speed for RSS.
+         * hold about a second of work or the loop starves. consume_poll()
+         * wakes the fetcher itself instead (the waker thread below), so
+         * these limits only bound memory while lagging: 200,000 events kept
+         * a catch-up at 440,000 events/s fed (tools/bench.md), where without
+         * the waker it ran at about 250,000, a second's worth of queue.
          */
         { "queued.min.messages", "200000" },
         { "queued.max.messages.kbytes", "131072" },
@@ -185,6 +270,10 @@ struct consume *consume_new(const struct config *cfg, const char *bootstrap, boo
         if (!strcmp(k, "auto.offset.reset"))
             c->start_at_end = !strcmp(v, "latest") || !strcmp(v, "end") || !strcmp(v, "largest");
     }
+    char qmin[32];
+    size_t qmin_size = sizeof(qmin);
+    if (rd_kafka_conf_get(conf, "queued.min.messages", qmin, &qmin_size) == RD_KAFKA_CONF_OK)
+        c->queued_min = atoi(qmin);
     rd_kafka_conf_set_opaque(conf, c);
     rd_kafka_conf_set_rebalance_cb(conf, consume_rebalance_cb);
     rd_kafka_conf_set_error_cb(conf, consume_error_cb);
@@ -197,6 +286,11 @@ struct consume *consume_new(const struct config *cfg, const char *bootstrap, boo
     }
     conf = NULL; /* owned by rk now */
     rd_kafka_poll_set_consumer(c->rk);
+    if (pthread_create(&c->waker, NULL, consume_waker, c)) {
+        jd_errf(JD_ERR_NOMEM, errstr, errstr_size, "cannot start the fetcher's waker thread");
+        goto fail;
+    }
+    c->waker_started = true;
     c->queue = rd_kafka_queue_get_consumer(c->rk);
     topics = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(topics, c->topic, RD_KAFKA_PARTITION_UA);
@@ -219,6 +313,17 @@ void consume_destroy(struct consume *c)
 {
     if (!c)
         return;
+    if (c->waker_started) {
+        pthread_mutex_lock(&c->mu);
+        c->stopping = true;
+        pthread_cond_signal(&c->cv);
+        pthread_mutex_unlock(&c->mu);
+        pthread_join(c->waker, NULL);
+    }
+    if (c->sync_ready) {
+        pthread_mutex_destroy(&c->mu);
+        pthread_cond_destroy(&c->cv);
+    }
     if (c->queue)
         rd_kafka_queue_destroy(c->queue);
     if (c->rk) {
@@ -237,7 +342,15 @@ ssize_t consume_poll(struct consume *c, rd_kafka_message_t **msgs, size_t max, i
      * a single message) only when nothing is there. While a batch is being
      * applied the fetcher keeps filling the queue, so batches grow with load.
      */
+    /* librdkafka 2.0.2's fetcher, once the queue passed queued.min.messages, sleeps up to a
+     * second: when the queue was half full and this poll leaves it under a quarter, wake it */
+    if (c->queued_min > 0 && rd_kafka_queue_length(c->queue) >= (size_t)c->queued_min / 2)
+        c->armed = true;
     ssize_t n = rd_kafka_consume_batch_queue(c->queue, 0, msgs, max);
+    if (c->armed && rd_kafka_queue_length(c->queue) < (size_t)c->queued_min / 4) {
+        c->armed = false;
+        consume_ring(c);
+    }
     if (n == 0 && max > 0) {
         n = rd_kafka_consume_batch_queue(c->queue, timeout_ms, msgs, 1);
         if (n == 1 && max > 1) {

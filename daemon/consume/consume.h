@@ -37,6 +37,14 @@ void consume_destroy(struct consume *c);
  */
 ssize_t consume_poll(struct consume *c, rd_kafka_message_t **msgs, size_t max, int timeout_ms);
 
+/**
+ * @returns how often the fetcher was woken: librdkafka 2.0.2 stops fetching
+ *          once its queue passes queued.min.messages and looks again only up
+ *          to a second later, so when a poll drains a queue that was full,
+ *          a thread of this module sends each leader broker a request.
+ */
+uint64_t consume_fetch_wakes(struct consume *c);
+
 /** @returns a number that changes whenever the assignment changes. */
 uint64_t consume_assignment_version(const struct consume *c);
 

@@ -83,6 +83,22 @@ try:
     tap.eq(jd.wait(timeout=300), 0, "second run exits 0")
     jt.check_totals(tap, jd, oracle, at, "after a second run")
 
+    # --- a fetch queue smaller than a batch's worth: the waker keeps it fed -----
+    # librdkafka 2.0.2 stops fetching once its queue passes queued.min.messages
+    # and looks again up to a second later; consume.c wakes it. Over a fresh
+    # prefix (its own totals) the run must wake it and lose nothing.
+    small = os.path.join(work, "small-queue")
+    os.makedirs(small)
+    sq = jt.Journeyd(small, broker.bootstrap, redis.url, prefix="jdsq", group="it-sq",
+                     extra={"kafka.consumer.queued.min.messages": "2000",
+                            "batch.max_events": "500"})
+    sq.start(exit_on_eof=True)
+    tap.eq(sq.wait(timeout=300), 0, "small fetch queue: drains the topic and exits 0")
+    m = re.search(r'msg="stopped" .* fetch_wakes=(\d+)', sq.tail(400))
+    tap.ok(m and int(m.group(1)) > 0, "small fetch queue: the fetcher was woken",
+           m.group(0)[-200:] if m else sq.tail(5))
+    jt.check_totals(tap, sq, oracle, at, "small fetch queue")
+
     # --- SIGTERM drains and exits 0 ------------------------------------------
     jd.start(exit_on_eof=False)
     time.sleep(5)
