@@ -347,7 +347,8 @@ static void loop_log_ends(struct loop *l)
 
 /*
  * Runs one batch through the pipeline, then collects the previous batch's
- * outcome (its script ran while this one was decoded) and sends this one.
+ * outcome (its script ran while this one was decoded), evaluates the rules
+ * and sends this one.
  */
 static void loop_batch(struct loop *l, ssize_t n)
 {
@@ -422,6 +423,13 @@ static void loop_batch(struct loop *l, ssize_t n)
     double tw = ts_mono_s();
     l->spent.build += tb - t0;
     l->spent.wait += tw - tb;
+    /*
+     * Rules now, while Redis is idle: its flush just answered. Right after the
+     * send, the evaluator's reads would wait behind the script, and the loop
+     * with them, instead of building the next batch meanwhile.
+     */
+    loop_evaluate(l);
+    tw = ts_mono_s();
     if (pipeline_pending(l->pipe)) {
         l->sent_at = ts_mono_s();
         metrics_hist_observe(&l->stats.batch_seconds, l->sent_at - t0);
@@ -759,8 +767,8 @@ int loop_run(struct config *cfg, const struct loop_opts *opts)
                 rd_kafka_message_destroy(l.msgs[i]);
         } else {
             loop_finish(&l);
+            loop_evaluate(&l);
         }
-        loop_evaluate(&l);
         double th = ts_mono_s();
         now = ts_mono_ms();
         if (now - l.last_housekeeping >= 1000) {

@@ -20,6 +20,8 @@
 struct publish {
     rd_kafka_t *rk;
     char *dlq_topic, *alerts_topic;
+    /* held from the start so that librdkafka looks their leaders up at once (see publish_new) */
+    rd_kafka_topic_t *dlq_rkt, *alerts_rkt;
     uint64_t delivered, failed;
     /* alerts: queued and not yet reported on, and failures since the last check */
     uint64_t alerts_outstanding, alerts_failed, alerts_delivered;
@@ -91,6 +93,14 @@ struct publish *publish_new(const struct config *cfg, const char *bootstrap, cha
         jd_errf(JD_ERR_KAFKA, errstr, errstr_size, "cannot create the producer: %s", err);
         goto fail;
     }
+    /*
+     * A topic handle makes librdkafka look its leader up and connect now, in
+     * the background. Otherwise the first dead letter pays for it, while the
+     * batch that holds it waits for its acknowledgement: 250-400 ms on a
+     * local broker (tools/bench.md), more on a remote one.
+     */
+    p->dlq_rkt = rd_kafka_topic_new(p->rk, p->dlq_topic, NULL);
+    p->alerts_rkt = rd_kafka_topic_new(p->rk, p->alerts_topic, NULL);
     return p;
 fail:
     if (conf && !(p && p->rk))
@@ -108,6 +118,10 @@ void publish_destroy(struct publish *p)
         int left = rd_kafka_outq_len(p->rk);
         if (left)
             log_warn("publish", "messages still unsent at exit", "count=%d", left);
+        if (p->dlq_rkt)
+            rd_kafka_topic_destroy(p->dlq_rkt);
+        if (p->alerts_rkt)
+            rd_kafka_topic_destroy(p->alerts_rkt);
         rd_kafka_destroy(p->rk);
     }
     free(p->dlq_topic);
