@@ -7,9 +7,10 @@
  * at Redis's offsets; a batch's dead letters are acknowledged before the
  * batch is applied; Kafka offsets are stored only after Redis applied them;
  * any doubt about Redis (error, timeout, reconnect) pauses everything and
- * re-claims. Batch N's script runs in Redis while batch N+1 is decoded; N's
- * outcome is read before N+1 is sent, so at most one batch is ever in
- * flight and a failure drops both. It owns no data structure of its own.
+ * re-claims. Batch N's script runs in Redis while batch N+1 is decoded and
+ * prepared; N's outcome is read, then the rules are evaluated (Redis is idle
+ * then), then N+1 is sent, so at most one batch is ever in flight and a
+ * failure drops both. It owns no data structure of its own.
  */
 #include "loop.h"
 
@@ -418,6 +419,7 @@ static void loop_batch(struct loop *l, ssize_t n)
                   log_q(l->err));
         pipeline_abort(l->pipe); /* its partitions are re-claimed and re-read */
     }
+    pipeline_prepare(l->pipe); /* while the previous batch's flush runs */
     double tb = ts_mono_s();
     loop_finish(l); /* a failure here drops this batch too: it continued from that one */
     double tw = ts_mono_s();

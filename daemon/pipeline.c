@@ -554,6 +554,13 @@ static enum jd_err pipeline_attribute(struct pipeline *p, struct batch *b, struc
     return attr_run(p->attr, p->aparts, b->nparts, b->agg, aw, errstr, errstr_size);
 }
 
+void pipeline_prepare(struct pipeline *p)
+{
+    /* out of memory: attr_run() tries again, and says so */
+    if (p->attr && attr_pending(p->attr))
+        (void)attr_prepare(p->attr);
+}
+
 enum jd_err pipeline_send(struct pipeline *p, char *errstr, size_t errstr_size)
 {
     struct batch *b = p->building;
@@ -588,6 +595,8 @@ enum jd_err pipeline_send(struct pipeline *p, char *errstr, size_t errstr_size)
     f.jappends = aw.jappends;
     f.njappends = aw.njappends;
     err = store_flush_send(p->store, &f, errstr, errstr_size);
+    if (p->attr && !err)
+        attr_sent(p->attr);
     if (p->attr)
         attr_reset(p->attr); /* sent (or failed): the next batch starts afresh */
     if (err) {

@@ -157,6 +157,12 @@ enum pipeline_verdict pipeline_add(struct pipeline *p, const struct pipeline_msg
 bool pipeline_pending(const struct pipeline *p);
 
 /**
+ * @brief Do the batch's work that needs nothing from Redis (attr_prepare())
+ *        while the previous batch's flush runs; pipeline_send() does the rest.
+ */
+void pipeline_prepare(struct pipeline *p);
+
+/**
  * @brief Send the batch's atomic flush without waiting for it; the batch
  *        becomes "in flight" and a new one can be built meanwhile (Redis runs
  *        the script while the next batch is decoded). At most one is in flight.

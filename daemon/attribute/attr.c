@@ -162,6 +162,7 @@ bool attr_pending(const struct attr *a)
 void attr_reset(struct attr *a)
 {
     a->nev = a->alen = 0;
+    a->prepared = false;
 }
 
 const struct attr_counters *attr_counters(const struct attr *a)
@@ -214,65 +215,6 @@ static void attr_drop_staged(struct attr *a)
 
 /* Touch records a journey may gather before a read writes it back whole. */
 #define ATTR_MAX_RECORDS 32
-
-static unsigned attr_digit(const struct attr_key *k, int d)
-{
-    return d < 8 ? (unsigned)(k->fa >> (8 * d)) & 0xff : (k->part >> (8 * (d - 8))) & 0xff;
-}
-
-/*
- * Orders the batch's events by partition, user fingerprint and arrival
- * into a->order: a stable radix sort, byte by byte, over the partition and
- * the fingerprint's high half (a byte all keys share costs no pass), then
- * insertion by the low half where two users share a high half (about one
- * batch in 2^40). qsort_r() with a comparator cost more than all the rest
- * of grouping a batch.
- */
-static bool attr_sort(struct attr *a)
-{
-    size_t n = a->nev;
-    if (!jd_reserve((void **)&a->keys, &a->capkeys, n + 1, sizeof(*a->keys)) ||
-        !jd_reserve((void **)&a->keys2, &a->capkeys2, n + 1, sizeof(*a->keys2)))
-        return false;
-    memset(a->hist, 0, sizeof(a->hist));
-    for (size_t i = 0; i < n; i++) {
-        struct attr_key *k = &a->keys[i];
-        *k = (struct attr_key){ a->ev[i].fa, (uint32_t)a->ev[i].partition, (uint32_t)i };
-        for (int d = 0; d < 12; d++)
-            a->hist[d][attr_digit(k, d)]++;
-    }
-    struct attr_key *src = a->keys, *dst = a->keys2;
-    for (int d = 0; d < 12 && n; d++) {
-        uint32_t *h = a->hist[d];
-        if (h[attr_digit(&src[0], d)] == n)
-            continue;
-        uint32_t sum = 0;
-        for (int b = 0; b < 256; b++) {
-            uint32_t c = h[b];
-            h[b] = sum;
-            sum += c;
-        }
-        for (size_t i = 0; i < n; i++)
-            dst[h[attr_digit(&src[i], d)]++] = src[i];
-        struct attr_key *t = src;
-        src = dst;
-        dst = t;
-    }
-    for (size_t i = 1; i < n; i++) {
-        struct attr_key k = src[i];
-        const struct attr_ev *e = &a->ev[k.idx];
-        size_t j = i;
-        while (j > 0 && src[j - 1].part == k.part && src[j - 1].fa == k.fa &&
-               a->ev[src[j - 1].idx].fb > e->fb) {
-            src[j] = src[j - 1];
-            j--;
-        }
-        src[j] = k;
-    }
-    for (size_t i = 0; i < n; i++)
-        a->order[i] = src[i].idx;
-    return true;
-}
 
 /* Canonical credit labels (series.h): campaign, channel, conversion_type, model. */
 static size_t attr_labels(char *buf, struct jd_str campaign, struct jd_str channel,
@@ -491,30 +433,46 @@ static bool attr_appendable(struct attr *a, struct attr_user *u, size_t to)
 }
 
 /*
- * User \p u's touches appended to its journey as records (one write, no
- * read); listed again like attr_user() would, from what jcache knew.
+ * The records of every user whose touches are appended unread (u->get ==
+ * SIZE_MAX), in a->bytes; key and value are parked as offsets (kbuf and
+ * bytes may still move) until attr_run() is done.
  */
-static bool attr_append(struct attr *a, const struct attr_user *u, size_t to, int64_t st)
+static bool attr_encode_appends(struct attr *a, size_t nusers)
+{
+    for (size_t i = 0; i < nusers; i++) {
+        const struct attr_user *u = &a->users[i];
+        if (u->get != SIZE_MAX)
+            continue;
+        size_t off = a->blen;
+        for (size_t k = u->start; k < a->users[i + 1].start; k++) {
+            const struct attr_ev *e = &a->ev[a->order[k]];
+            struct jd_str ch = attr_str(a, e->channel, e->lchannel);
+            struct jd_str camp = attr_str(a, e->campaign, e->lcampaign);
+            if (!jd_reserve((void **)&a->bytes, &a->bcap,
+                            a->blen + journey_record_size(e->ts, ch, camp), 1))
+                return false;
+            a->blen += journey_encode_record(a->bytes + a->blen, e->ts, ch, camp);
+            a->c.touches++;
+            a->c.appended++;
+        }
+        if (!jd_reserve((void **)&a->japps, &a->capjapps, a->njapps + 1, sizeof(*a->japps)))
+            return false;
+        a->japps[a->njapps++] =
+            (struct store_put){ { (const char *)(uintptr_t)u->key, strlen(a->kbuf + u->key) },
+                                { (const char *)(uintptr_t)off, a->blen - off },
+                                false };
+    }
+    return true;
+}
+
+/*
+ * User \p u's touches appended to its journey as records (encoded already:
+ * one write, no read); listed again like attr_user() would, from what jcache
+ * knew.
+ */
+static bool attr_append(struct attr *a, const struct attr_user *u, int64_t st)
 {
     const struct attr_ev *first = &a->ev[a->order[u->start]];
-    size_t off = a->blen;
-    for (size_t k = u->start; k < to; k++) {
-        const struct attr_ev *e = &a->ev[a->order[k]];
-        struct jd_str ch = attr_str(a, e->channel, e->lchannel);
-        struct jd_str camp = attr_str(a, e->campaign, e->lcampaign);
-        if (!jd_reserve((void **)&a->bytes, &a->bcap,
-                        a->blen + journey_record_size(e->ts, ch, camp), 1))
-            return false;
-        a->blen += journey_encode_record(a->bytes + a->blen, e->ts, ch, camp);
-        a->c.touches++;
-        a->c.appended++;
-    }
-    if (!jd_reserve((void **)&a->japps, &a->capjapps, a->njapps + 1, sizeof(*a->japps)))
-        return false;
-    /* the bytes may still move: the offset is parked in .p */
-    a->japps[a->njapps++] = (struct store_put){ jd_str_c(a->kbuf + u->key),
-                                                { (const char *)(uintptr_t)off, a->blen - off },
-                                                false };
     int64_t due = u->last + a->lookback;
     bool moved = u->was == INT64_MIN || expiry_bucket(due) != expiry_bucket(u->was + a->lookback);
     return attr_note(a, first->partition, first->fa, first->fb, u->last, u->nrec) &&
@@ -597,16 +555,16 @@ static void attr_keys_fix(struct attr *a, size_t n)
 }
 
 /*
- * Finds the batch's users and which journeys must be read (the first
- * *\p ngets gets); returns the number of users (SIZE_MAX when out of memory).
+ * Finds the batch's users and which journeys must be read (*\p ngets of
+ * them, u->get numbering them); returns the number of users (SIZE_MAX when
+ * out of memory).
  */
 static size_t attr_users(struct attr *a, size_t *ngets)
 {
     size_t nusers = 0;
     *ngets = 0;
     if (!jd_reserve((void **)&a->order, &a->caporder, a->nev + 1, sizeof(*a->order)) ||
-        !jd_reserve((void **)&a->users, &a->capusers, a->nev + 1, sizeof(*a->users)) ||
-        !attr_gets(a, a->nev + 1))
+        !jd_reserve((void **)&a->users, &a->capusers, a->nev + 1, sizeof(*a->users)))
         return SIZE_MAX;
     for (size_t i = 0; i < a->nev; i++) {
         struct attr_ev *e = &a->ev[i];
@@ -627,10 +585,8 @@ static size_t attr_users(struct attr *a, size_t *ngets)
     for (size_t i = 0; i < nusers; i++) {
         struct attr_user *u = &a->users[i];
         u->get = SIZE_MAX;
-        if (!attr_appendable(a, u, a->users[i + 1].start)) {
-            u->get = (*ngets)++;
-            attr_get_key(a, u->get, u->key);
-        }
+        if (!attr_appendable(a, u, a->users[i + 1].start))
+            u->get = (*ngets)++; /* named in attr_run(): attr_learn() uses the gets too */
     }
     return nusers;
 }
@@ -683,6 +639,19 @@ static bool attr_expiry_writes(struct attr *a, struct expiry_writes *xw)
     return true;
 }
 
+bool attr_prepare(struct attr *a)
+{
+    /* what an attr_run() whose batch was never sent learnt (the batch in flight, if any, was
+     * sent: its journeys are known already, its credits count once it is applied) */
+    jcache_discard(a->jc);
+    a->blen = a->njapps = a->klen = 0;
+    a->prepared = false;
+    if ((a->nusers = attr_users(a, &a->nread)) == SIZE_MAX || !attr_encode_appends(a, a->nusers))
+        return false;
+    a->prepared = true;
+    return true;
+}
+
 enum jd_err attr_run(struct attr *a, const struct attr_part *parts, size_t nparts, struct agg *agg,
                      struct attr_writes *out, char *errstr, size_t errstr_size)
 {
@@ -691,15 +660,24 @@ enum jd_err attr_run(struct attr *a, const struct attr_part *parts, size_t npart
     bool ok = true;
     struct expiry_writes xw;
     memset(out, 0, sizeof(*out));
-    attr_drop_staged(a); /* a batch that was not applied */
-    a->blen = a->nputs = a->napps = a->njapps = a->klen = 0;
+    /* 1. the batch's users (each with its events in offset order), and the records of those
+     *    appended unread (attr_prepare(), maybe done while the previous flush ran); then a
+     *    slice of each partition's due journeys: those not users of this batch are read too */
+    tally_discard(a->credited); /* a batch that was not applied */
+    a->null_staged = 0;
+    if (!a->prepared && !attr_prepare(a))
+        goto nomem;
+    a->prepared = false;
+    nusers = a->nusers;
+    nread = a->nread;
+    if (!attr_gets(a, nread + 1))
+        goto nomem;
+    for (size_t i = 0; i < nusers; i++)
+        if (a->users[i].get != SIZE_MAX)
+            attr_get_key(a, a->users[i].get, a->users[i].key);
+    a->nputs = a->napps = 0;
     pathstat_reset(a->ps);
     expiry_begin(a->x);
-
-    /* 1. the batch's users (each with its events in offset order) and a slice of each
-     *    partition's due journeys; those that are not users of this batch are read too */
-    if ((nusers = attr_users(a, &nread)) == SIZE_MAX)
-        goto nomem;
     for (size_t i = 0; i < nparts; i++)
         if (!expiry_want(a->x, parts[i].partition, parts[i].st))
             goto nomem;
@@ -738,7 +716,7 @@ enum jd_err attr_run(struct attr *a, const struct attr_part *parts, size_t npart
         const struct attr_ev *e = &a->ev[a->order[u->start]];
         if (!i || e->partition != a->ev[a->order[a->users[i - 1].start]].partition)
             st = attr_st(parts, nparts, e->partition);
-        ok = u->get == SIZE_MAX ? attr_append(a, u, a->users[i + 1].start, st)
+        ok = u->get == SIZE_MAX ? attr_append(a, u, st)
                                 : attr_user(a, u, &a->gets[u->get], a->users[i + 1].start, st, agg);
     }
     for (size_t q = 0, g = nread; q < expiry_nreads(a->x) && ok; q++) {
@@ -757,8 +735,10 @@ enum jd_err attr_run(struct attr *a, const struct attr_part *parts, size_t npart
         if (!a->puts[i].del)
             a->puts[i].value =
                 (struct jd_str){ (const char *)a->bytes + a->put_off[i], a->put_len[i] };
-    for (size_t i = 0; i < a->njapps; i++)
+    for (size_t i = 0; i < a->njapps; i++) {
+        a->japps[i].key.p = a->kbuf + (uintptr_t)a->japps[i].key.p;
         a->japps[i].value.p = (const char *)a->bytes + (uintptr_t)a->japps[i].value.p;
+    }
     if (!attr_expiry_writes(a, &xw))
         goto nomem;
     store_gets_free(a->gets, ngets); /* the keys stay: they are the puts' keys */
@@ -770,9 +750,13 @@ nomem:
     return jd_errf(JD_ERR_NOMEM, errstr, errstr_size, "out of memory attributing the batch");
 }
 
-void attr_commit(struct attr *a)
+void attr_sent(struct attr *a)
 {
     jcache_commit(a->jc);
+}
+
+void attr_commit(struct attr *a)
+{
     tally_commit(a->credited);
     a->c.null_paths += a->null_staged;
     a->null_staged = 0;

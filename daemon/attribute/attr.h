@@ -4,9 +4,11 @@
  *   decode/validate -> de-dup -> attr_add() ... attr_run() -> (flush)
  *
  * The pipeline hands every touch and conversion of a batch to attr_add().
- * attr_run(), just before the batch's flush, loads the journeys of the
- * batch's users (one pipelined read; the previous batch's flush has been
- * acknowledged, so Redis holds its writes), applies the events in offset
+ * attr_prepare(), while the previous batch's flush runs, groups them by user
+ * and encodes the touches appended unread (jcache.h). attr_run(), just
+ * before the batch's flush, loads the other journeys of the batch's users
+ * (one pipelined read; the previous batch's flush has been acknowledged, so
+ * Redis holds its writes), applies the events in offset
  * order, adds each conversion's credits under every model to the batch's
  * aggregate as the `credit` stream, and returns what the flush must write
  * with the batch: the journeys (SET, or DEL once empty), their expiry
@@ -98,6 +100,18 @@ struct attr_part {
 };
 
 /**
+ * @brief The part of attr_run() that needs nothing from Redis: group the
+ *        batch's events by user, decide whose touches are appended unread
+ *        and encode their records. May run while the previous batch's flush
+ *        is in flight (after its attr_sent()): it counts on that batch's
+ *        journeys as written, and if that flush fails, attr_discard()
+ *        forgets them and this batch is dropped with it. attr_run() calls it
+ *        when it did not run.
+ * @returns false when out of memory.
+ */
+bool attr_prepare(struct attr *a);
+
+/**
  * @brief Attribute the batch: read journeys, add credits to \p agg (not
  *        sealed yet) and fill \p out. No store call may be in flight.
  * @returns JD_OK, JD_ERR_REDIS (read failed: the batch must be dropped),
@@ -128,6 +142,12 @@ enum jd_err attr_learn(struct attr *a, int64_t st, char *errstr, size_t errstr_s
 
 /** @returns the totals. */
 const struct attr_counters *attr_counters(const struct attr *a);
+
+/**
+ * @brief The last attr_run()'s batch was sent: the next batch's attr_prepare()
+ *        counts on its journeys as written (jcache.h), until attr_discard().
+ */
+void attr_sent(struct attr *a);
 
 /** The last attr_run()'s batch was applied in Redis: its credits count in attr_credit_tally(). */
 void attr_commit(struct attr *a);

@@ -79,6 +79,8 @@ struct attr {
     struct expiry *x;
     struct attr_user *users;
     size_t capusers;
+    bool prepared; /* attr_prepare() ran for the batch being built */
+    size_t nusers, nread;
     struct journey j;
     size_t *idx;
     struct credit_out *out;
@@ -97,6 +99,13 @@ struct attr {
     size_t cappskeys;
     char labels[512];
 };
+
+/**
+ * @brief Orders the batch's events (a->ev, fingerprints filled) by
+ *        partition, user fingerprint and arrival into a->order (attr_sort.c).
+ * @returns false when out of memory.
+ */
+bool attr_sort(struct attr *a);
 
 /** Make room for \p n gets (new ones zeroed); false when out of memory. */
 bool attr_gets(struct attr *a, size_t n);

@@ -7,7 +7,9 @@
  *   journeys capped, due and expired mid-stream) gives the same credits
  *   (every heuristic model, per channel), conversions, null paths and
  *   expiries in one batch, where every journey is read whole, as in batches
- *   of 1, 3, 17 and 60 events, where most touches are appended unread.
+ *   of 1, 3, 17 and 60 events, where most touches are appended unread, and
+ *   as the loop runs them: each batch prepared while the previous one's
+ *   flush is in flight.
  * - The stored form: records follow a whole journey until a conversion reads
  *   it, replays them and writes it back whole.
  * - What is known is forgotten when it may be wrong: a journey changed
@@ -34,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define T0     INT64_C(1795478400000) /* 2026-11-24T00:00:00Z */
 #define NEV    900
@@ -131,6 +134,8 @@ static void inst_open(struct inst *in, struct fixture *f)
                                       "4",
                                       "attribution.journey_mode",
                                       "reset",
+                                      "attribution.recompute_every",
+                                      "1s",
                                       NULL };
     snprintf(in->prefix, sizeof(in->prefix), "j%d", f->prefix_seq++);
     in->cfg = config_new();
@@ -154,35 +159,55 @@ static void inst_close(struct inst *in)
     config_destroy(in->cfg);
 }
 
-/* Events [from, to) of \p ev as offsets \p at.., a commit every \p batch events. */
+/*
+ * Events [from, to) of \p ev as offsets \p at.., a commit every \p batch
+ * events. \p overlap: as the loop does it, each batch prepared while the
+ * previous one's flush is in flight (pipeline_prepare()), that one's outcome
+ * read, then this one sent; and once, half way, a pause long enough for the
+ * data-driven weights to be learnt between the prepare and the send.
+ */
 static void feed_batches(struct inst *in, const char *const *ev, size_t from, size_t to, int64_t at,
-                         size_t batch)
+                         size_t batch, bool overlap)
 {
     char err[JD_ERRSTR_SIZE], detail[256];
     enum jd_err reason;
+    bool paused = false;
     pipeline_begin(in->pipe);
     for (size_t i = from; i < to; i++) {
         struct pipeline_msg pm = { 0, at + (int64_t)(i - from), ev[i], strlen(ev[i]), NULL, 0 };
         assert_int_equal(pipeline_add(in->pipe, &pm, INT64_MAX, &reason, detail, sizeof(detail)),
                          PIPELINE_OK);
-        if ((i + 1 - from) % batch == 0 || i + 1 == to) {
+        if ((i + 1 - from) % batch != 0 && i + 1 != to)
+            continue;
+        if (!overlap) {
             if (pipeline_commit(in->pipe, err, sizeof(err)) != JD_OK)
                 fail_msg("commit: %s", err);
-            pipeline_begin(in->pipe);
+        } else {
+            pipeline_prepare(in->pipe);
+            if (!paused && i - from >= (to - from) / 2) {
+                paused = true;
+                usleep(1100 * 1000); /* attribution.recompute_every is 1 s */
+            }
+            if (pipeline_recv(in->pipe, err, sizeof(err)) != JD_OK ||
+                pipeline_send(in->pipe, err, sizeof(err)) != JD_OK)
+                fail_msg("overlapped commit: %s", err);
         }
+        pipeline_begin(in->pipe);
     }
+    if (pipeline_recv(in->pipe, err, sizeof(err)) != JD_OK)
+        fail_msg("last commit: %s", err);
 }
 
 /* Events [from, to) of \p ev at offsets from.., a commit every \p batch events. */
 static void feed(struct inst *in, const char *const *ev, size_t from, size_t to, size_t batch)
 {
-    feed_batches(in, ev, from, to, (int64_t)from, batch);
+    feed_batches(in, ev, from, to, (int64_t)from, batch, false);
 }
 
 /* Events [from, to) of \p ev, one batch, at offset \p at of the partition. */
 static void feed_at(struct inst *in, const char *const *ev, size_t from, size_t to, int64_t at)
 {
-    feed_batches(in, ev, from, to, at, to - from);
+    feed_batches(in, ev, from, to, at, to - from, false);
 }
 
 /* A query's first value, in micros (credits are fractions). */
@@ -237,10 +262,11 @@ static void test_appending_decides_like_reading(void **state)
     assert_true(whole.c.conversions > 50);
     assert_true(whole.c.expired > 0 && whole.c.none > 0);
 
-    static const size_t sizes[] = { 1, 3, 17, 60 };
+    /* the last two: batches prepared while the previous flush is in flight, as in the loop */
+    static const size_t sizes[] = { 1, 3, 17, 60, 7, 60 };
     for (size_t k = 0; k < JD_ARRAY_SIZE(sizes); k++) {
         inst_open(&in, f);
-        feed(&in, (const char *const *)f->ev, 0, NEV, sizes[k]);
+        feed_batches(&in, (const char *const *)f->ev, 0, NEV, 0, sizes[k], k >= 4);
         outcome_of(&in, &cut);
         inst_close(&in);
         if (cut.c.appended < cut.c.touches / 3)

@@ -14,7 +14,7 @@ PREFIX = {"err": ("jd_err",), "config_table": ("config_",), "store_read": ("stor
           "rule": ("rule_", "ruleset_"), "rule_check": ("rule_",),
           "rule_load": ("rule_", "ruleset_"), "engine_state": ("engine_",),
           "store_eval": ("store_",), "store_journey": ("store_",), "report_write": ("report_",),
-          "attr_learn": ("attr_",)}
+          "attr_learn": ("attr_",), "attr_sort": ("attr_",)}
 out = subprocess.run(["nm", "-g", "--defined-only", lib], capture_output=True, text=True,
                      check=True).stdout
 n = 0
