@@ -476,7 +476,10 @@ static void pipeline_fail(struct pipeline *p, struct batch *b, const struct stor
          * revoked and assigned again meanwhile is simply claimed afresh.
          */
         bool same_claim = pp->state == PIPELINE_ACTIVE && pp->epoch == b->bp[b->parts[i]].epoch;
-        pp->state = PIPELINE_UNCLAIMED;
+        /* fenced stays fenced: the batch built meanwhile goes after the refused one, and
+         * re-claiming at once would take the partition back from its new owner */
+        if (pp->state != PIPELINE_FENCED)
+            pp->state = PIPELINE_UNCLAIMED;
         for (size_t k = 0; k < nrefused; k++)
             if (refused[k].part == i && refused[k].why == JD_ERR_FENCED && same_claim)
                 pp->state = PIPELINE_FENCED;

@@ -151,6 +151,7 @@ bool attr_add(struct attr *a, int32_t partition, const struct event *ev, int64_t
     e->ltype = (uint16_t)ev->type.n;
     e->type = attr_copy(a, ev->type);
     a->nev++;
+    a->prepared = false; /* an event after attr_prepare(): prepare again */
     return true;
 }
 
@@ -452,8 +453,6 @@ static bool attr_encode_appends(struct attr *a, size_t nusers)
                             a->blen + journey_record_size(e->ts, ch, camp), 1))
                 return false;
             a->blen += journey_encode_record(a->bytes + a->blen, e->ts, ch, camp);
-            a->c.touches++;
-            a->c.appended++;
         }
         if (!jd_reserve((void **)&a->japps, &a->capjapps, a->njapps + 1, sizeof(*a->japps)))
             return false;
@@ -470,9 +469,12 @@ static bool attr_encode_appends(struct attr *a, size_t nusers)
  * one write, no read); listed again like attr_user() would, from what jcache
  * knew.
  */
-static bool attr_append(struct attr *a, const struct attr_user *u, int64_t st)
+static bool attr_append(struct attr *a, const struct attr_user *u, size_t to, int64_t st)
 {
     const struct attr_ev *first = &a->ev[a->order[u->start]];
+    /* counted here, not when encoded: a batch prepared and then dropped is prepared again */
+    a->c.touches += to - u->start;
+    a->c.appended += to - u->start;
     int64_t due = u->last + a->lookback;
     bool moved = u->was == INT64_MIN || expiry_bucket(due) != expiry_bucket(u->was + a->lookback);
     return attr_note(a, first->partition, first->fa, first->fb, u->last, u->nrec) &&
@@ -716,7 +718,7 @@ enum jd_err attr_run(struct attr *a, const struct attr_part *parts, size_t npart
         const struct attr_ev *e = &a->ev[a->order[u->start]];
         if (!i || e->partition != a->ev[a->order[a->users[i - 1].start]].partition)
             st = attr_st(parts, nparts, e->partition);
-        ok = u->get == SIZE_MAX ? attr_append(a, u, st)
+        ok = u->get == SIZE_MAX ? attr_append(a, u, a->users[i + 1].start, st)
                                 : attr_user(a, u, &a->gets[u->get], a->users[i + 1].start, st, agg);
     }
     for (size_t q = 0, g = nread; q < expiry_nreads(a->x) && ok; q++) {

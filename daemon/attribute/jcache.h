@@ -7,10 +7,12 @@
  * is listed again only when that moves), and it has not grown too many
  * records. All three follow from the journey's last activity and its count
  * of appended records, which this cache keeps per (partition, user
- * fingerprint) as of the last applied batch. A miss, an evicted entry or a
+ * fingerprint) as of the last batch sent. A miss, an evicted entry or a
  * cleared cache only means a read (the slower way), never a wrong answer:
- * entries change only when a batch is applied (jcache_commit()), and a
- * failed or uncertain flush or a new claim of a partition clears what may
+ * entries change when a batch's flush is sent (jcache_commit()), and only
+ * the next batch, prepared while that flush runs, reads them before its
+ * outcome is known. A failed or uncertain flush drops that next batch too
+ * and clears the cache, and a new claim of a partition clears what may
  * have changed behind journeyd's back.
  *
  * A fixed table of 4-way sets (no allocation after jcache_new()); the
@@ -41,7 +43,7 @@ struct jcache *jcache_new(size_t entries);
 void jcache_destroy(struct jcache *c);
 
 /**
- * @brief What was applied for journey (\p partition, \p fa:\p fb).
+ * @brief What was sent for journey (\p partition, \p fa:\p fb).
  * @returns false when it is not known (never stored here, evicted, cleared).
  */
 bool jcache_get(const struct jcache *c, int32_t partition, uint64_t fa, uint64_t fb,
@@ -56,10 +58,10 @@ bool jcache_get(const struct jcache *c, int32_t partition, uint64_t fa, uint64_t
 bool jcache_stage(struct jcache *c, int32_t partition, uint64_t fa, uint64_t fb,
                   struct jcache_entry e);
 
-/** The batch was applied: its notes become what is known. */
+/** The batch was sent: its notes become what is known (jcache_forget() if its flush fails). */
 void jcache_commit(struct jcache *c);
 
-/** Forget the batch's notes (it was never applied). */
+/** Forget the batch's notes (it was never sent). */
 void jcache_discard(struct jcache *c);
 
 /** Forget everything known of \p partition (−1: of every partition), and the notes. */

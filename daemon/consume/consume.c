@@ -143,15 +143,16 @@ static void consume_rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
  * broker's thread, which then sees the queue below its limits and fetches
  * again. The answer is not needed; the wait for it is bounded, unlike a
  * watermark query's, so a dead broker delays only this thread, and only
- * this long.
+ * this long. Returns true when the brokers answered.
  */
-static void consume_wake(struct consume *c, const int32_t *parts, size_t n)
+static bool consume_wake(struct consume *c, const int32_t *parts, size_t n)
 {
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)n);
     for (size_t i = 0; i < n; i++)
         rd_kafka_topic_partition_list_add(l, c->topic, parts[i])->offset = RD_KAFKA_OFFSET_END;
-    rd_kafka_offsets_for_times(c->rk, l, CONSUME_WAKE_TIMEOUT_MS);
+    rd_kafka_resp_err_t e = rd_kafka_offsets_for_times(c->rk, l, CONSUME_WAKE_TIMEOUT_MS);
     rd_kafka_topic_partition_list_destroy(l);
+    return !e;
 }
 
 /* The waker thread: sleeps until consume_poll() rings, wakes the leaders, counts. */
@@ -170,9 +171,9 @@ static void *consume_waker(void *arg)
         memcpy(parts, c->ring_parts, n * sizeof(*parts));
         c->ring = false;
         pthread_mutex_unlock(&c->mu);
-        consume_wake(c, parts, n);
+        bool woken = consume_wake(c, parts, n);
         pthread_mutex_lock(&c->mu);
-        c->wakes++;
+        c->wakes += woken;
     }
     pthread_mutex_unlock(&c->mu);
     return NULL;
@@ -224,8 +225,15 @@ struct consume *consume_new(const struct config *cfg, const char *bootstrap, boo
         jd_errf(JD_ERR_NOMEM, errstr, errstr_size, "out of memory");
         goto fail;
     }
-    pthread_mutex_init(&c->mu, NULL);
-    pthread_cond_init(&c->cv, NULL);
+    if (pthread_mutex_init(&c->mu, NULL)) {
+        jd_errf(JD_ERR_NOMEM, errstr, errstr_size, "cannot create the consumer's lock");
+        goto fail;
+    }
+    if (pthread_cond_init(&c->cv, NULL)) {
+        pthread_mutex_destroy(&c->mu);
+        jd_errf(JD_ERR_NOMEM, errstr, errstr_size, "cannot create the consumer's lock");
+        goto fail;
+    }
     c->sync_ready = true;
     c->track_eof = eof;
     /* our defaults first, so kafka.consumer can override any of them */

@@ -38,7 +38,8 @@ void consume_destroy(struct consume *c);
 ssize_t consume_poll(struct consume *c, rd_kafka_message_t **msgs, size_t max, int timeout_ms);
 
 /**
- * @returns how often the fetcher was woken: librdkafka 2.0.2 stops fetching
+ * @returns how often the fetcher was woken (the brokers answered the waking
+ *          request): librdkafka 2.0.2 stops fetching
  *          once its queue passes queued.min.messages and looks again only up
  *          to a second later, so when a poll drains a queue that was full,
  *          a thread of this module sends each leader broker a request.

@@ -101,6 +101,9 @@ struct publish *publish_new(const struct config *cfg, const char *bootstrap, cha
      */
     p->dlq_rkt = rd_kafka_topic_new(p->rk, p->dlq_topic, NULL);
     p->alerts_rkt = rd_kafka_topic_new(p->rk, p->alerts_topic, NULL);
+    if (!p->dlq_rkt || !p->alerts_rkt) /* only the head start is lost */
+        log_warn("publish", "cannot look the DLQ and alerts topics up in advance", "error=%s",
+                 rd_kafka_err2name(rd_kafka_last_error()));
     return p;
 fail:
     if (conf && !(p && p->rk))

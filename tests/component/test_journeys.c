@@ -13,7 +13,8 @@
  * - The stored form: records follow a whole journey until a conversion reads
  *   it, replays them and writes it back whole.
  * - What is known is forgotten when it may be wrong: a journey changed
- *   behind journeyd's back is read again after the partition is re-claimed.
+ *   behind journeyd's back is read again after the partition is re-claimed,
+ *   and a batch prepared on one whose flush is refused goes with it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -414,6 +415,68 @@ static void test_forgets_on_claim(void **state)
     inst_close(&in);
 }
 
+/*
+ * A batch prepared on one whose flush is then refused: another instance
+ * claims the partition, batch A is sent, batch B is prepared counting on A's
+ * journeys. A is refused (fenced), B goes with it, and once the partition
+ * is taken back and re-read from Redis's offset every credit is what one
+ * batch of everything gives.
+ */
+static void test_prepared_on_a_refused_batch(void **state)
+{
+    struct fixture *f = *state;
+    struct outcome whole, cut;
+    struct inst in;
+    char err[JD_ERRSTR_SIZE], detail[256];
+    enum jd_err reason;
+    int64_t off;
+    const char *const *ev = (const char *const *)f->ev;
+
+    inst_open(&in, f);
+    feed(&in, ev, 0, NEV, NEV);
+    outcome_of(&in, &whole);
+    inst_close(&in);
+
+    inst_open(&in, f);
+    feed(&in, ev, 0, 300, 17);
+    /* another instance claims the partition: A = [300, 330) is sent and will be refused,
+     * B = [330, 360) is prepared meanwhile, counting on A's journeys */
+    struct store *other = redis_spawn_store(&f->redis, in.prefix, 3 * JD_MS_DAY);
+    struct store_claim c;
+    assert_non_null(other);
+    assert_int_equal(
+        store_claim(other, in.cfg->kafka.topics.events, 0, "other", &c, err, sizeof(err)), JD_OK);
+    store_destroy(other);
+    for (int b = 0; b < 2; b++) {
+        pipeline_begin(in.pipe);
+        for (size_t i = 300 + 30 * (size_t)b; i < 330 + 30 * (size_t)b; i++) {
+            struct pipeline_msg pm = { 0, (int64_t)i, ev[i], strlen(ev[i]), NULL, 0 };
+            assert_int_equal(pipeline_add(in.pipe, &pm, INT64_MAX, &reason, detail, sizeof(detail)),
+                             PIPELINE_OK);
+        }
+        pipeline_prepare(in.pipe);
+        if (!b)
+            assert_int_equal(pipeline_send(in.pipe, err, sizeof(err)), JD_OK);
+    }
+    assert_int_equal(pipeline_recv(in.pipe, err, sizeof(err)), JD_ERR_FENCED);
+    assert_false(pipeline_pending(in.pipe)); /* B went with A */
+    assert_int_equal(pipeline_part_state(in.pipe, 0), PIPELINE_FENCED);
+    assert_int_equal(pipeline_claim(in.pipe, 0, &off, err, sizeof(err)), JD_OK);
+    assert_int_equal(off, 300);
+    feed_batches(&in, ev, 300, NEV, 300, 17, true);
+    outcome_of(&in, &cut);
+    inst_close(&in);
+    for (size_t m = 0; m < JD_ARRAY_SIZE(models); m++)
+        for (size_t ch = 0; ch <= JD_ARRAY_SIZE(channels); ch++)
+            for (int field = 0; field < 2; field++)
+                if (cut.credit[m][ch][field] != whole.credit[m][ch][field])
+                    fail_msg("%s %s %s = %lld micros, one batch %lld", models[m],
+                             ch < JD_ARRAY_SIZE(channels) ? channels[ch] : "(none)",
+                             field ? "value" : "conversions", (long long)cut.credit[m][ch][field],
+                             (long long)whole.credit[m][ch][field]);
+    assert_int_equal(cut.c.null_paths, whole.c.null_paths); /* counted once applied */
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -421,6 +484,7 @@ int main(void)
         cmocka_unit_test(test_appending_decides_like_reading),
         cmocka_unit_test(test_records_then_whole),
         cmocka_unit_test(test_forgets_on_claim),
+        cmocka_unit_test(test_prepared_on_a_refused_batch),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
