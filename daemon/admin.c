@@ -134,6 +134,10 @@ static void admin_metrics_kafka(struct metrics_buf *b, const struct admin_src *s
     size_t np = pipeline_positions(s->pipe, parts, offs, ADMIN_MAX_PARTS);
     admin_gauge(b, "journeyd_kafka_partitions_assigned", "Partitions assigned to this instance.",
                 (double)consume_assigned_count(s->cons));
+    admin_counter(b, "journeyd_kafka_fetcher_wakes_total",
+                  "Times the consumer woke librdkafka's fetcher after draining a full queue "
+                  "(librdkafka 2.0.2 would wait up to a second).",
+                  (double)consume_fetch_wakes(s->cons));
     metrics_family(b, "journeyd_kafka_consumer_lag", "gauge",
                    "Messages behind the partition's end, from what Redis has applied.");
     for (size_t i = 0; i < np; i++) {

@@ -13,6 +13,7 @@
 #include "core/log.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,7 +60,7 @@ struct consume {
     bool ring, stopping;
     int32_t ring_parts[CONSUME_MAX_PARTS]; /* the assigned partitions when rung */
     size_t nring;
-    uint64_t wakes; /* rings the waker acted on */
+    _Atomic uint64_t wakes; /* rings the brokers answered (read without the lock) */
 };
 
 static void consume_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
@@ -171,9 +172,9 @@ static void *consume_waker(void *arg)
         memcpy(parts, c->ring_parts, n * sizeof(*parts));
         c->ring = false;
         pthread_mutex_unlock(&c->mu);
-        bool woken = consume_wake(c, parts, n);
+        if (consume_wake(c, parts, n))
+            atomic_fetch_add(&c->wakes, 1);
         pthread_mutex_lock(&c->mu);
-        c->wakes += woken;
     }
     pthread_mutex_unlock(&c->mu);
     return NULL;
@@ -192,12 +193,9 @@ static void consume_ring(struct consume *c)
     pthread_mutex_unlock(&c->mu);
 }
 
-uint64_t consume_fetch_wakes(struct consume *c)
+uint64_t consume_fetch_wakes(const struct consume *c)
 {
-    pthread_mutex_lock(&c->mu);
-    uint64_t n = c->wakes;
-    pthread_mutex_unlock(&c->mu);
-    return n;
+    return atomic_load(&c->wakes);
 }
 
 static bool consume_conf_set(rd_kafka_conf_t *conf, const char *k, const char *v, char *errstr,

@@ -44,7 +44,7 @@ ssize_t consume_poll(struct consume *c, rd_kafka_message_t **msgs, size_t max, i
  *          to a second later, so when a poll drains a queue that was full,
  *          a thread of this module sends each leader broker a request.
  */
-uint64_t consume_fetch_wakes(struct consume *c);
+uint64_t consume_fetch_wakes(const struct consume *c);
 
 /** @returns a number that changes whenever the assignment changes. */
 uint64_t consume_assignment_version(const struct consume *c);

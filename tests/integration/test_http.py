@@ -43,6 +43,7 @@ FAMILIES = [
     "journeyd_batches_total", "journeyd_batch_duration_seconds", "journeyd_flush_duration_seconds",
     "journeyd_redis_round_trips_total", "journeyd_redis_up",
     "journeyd_redis_state_lost_total", "journeyd_kafka_partitions_assigned",
+    "journeyd_kafka_fetcher_wakes_total",
     "journeyd_kafka_consumer_lag", "journeyd_watermark_timestamp_seconds", "journeyd_rules_leader",
     "journeyd_rule_evaluations_total", "journeyd_rule_evaluation_failures_total",
     "journeyd_rule_group_duration_seconds", "journeyd_alerts", "journeyd_alert_messages_total",
