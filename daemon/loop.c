@@ -75,9 +75,9 @@ struct loop {
     int64_t first_msg_ms; /* first message consumed (monotonic) */
     /* where the loop's time went since the first message, seconds: waiting for
      * messages, decoding and aggregating them, waiting for the previous
-     * batch's flush, attributing and sending a batch, evaluating rules (on its
-     * own connection, so it also waits for the flush just sent) and
-     * housekeeping (the "stopped" line) */
+     * batch's flush, attributing and sending a batch, evaluating rules
+     * (between a flush's answer and the next send) and housekeeping (the
+     * "stopped" line) */
     struct {
         double poll, build, wait, send, eval, chores;
     } spent;

@@ -347,9 +347,10 @@ ssize_t consume_poll(struct consume *c, rd_kafka_message_t **msgs, size_t max, i
      * fill the batch. Take what is already fetched without waiting; block (for
      * a single message) only when nothing is there. While a batch is being
      * applied the fetcher keeps filling the queue, so batches grow with load.
+     * librdkafka 2.0.2's fetcher, once the queue passed queued.min.messages,
+     * sleeps up to a second: when the queue was half full and this poll
+     * leaves it under a quarter, the waker thread wakes it.
      */
-    /* librdkafka 2.0.2's fetcher, once the queue passed queued.min.messages, sleeps up to a
-     * second: when the queue was half full and this poll leaves it under a quarter, wake it */
     if (c->queued_min > 0 && rd_kafka_queue_length(c->queue) >= (size_t)c->queued_min / 2)
         c->armed = true;
     ssize_t n = rd_kafka_consume_batch_queue(c->queue, 0, msgs, max);
